@@ -1,0 +1,1 @@
+"""The app core: capture, perception, memory, agents. Never imports Qt."""

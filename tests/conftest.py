@@ -1,0 +1,51 @@
+"""Test isolation: every test gets its own HOME, ENGRAM_HOME and XDG dirs, no network LLM."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+_SCRUB = ("ENGRAM_", "OPENAI_")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HOME, ENGRAM_HOME and XDG_* at temp dirs; use an in-memory keyring."""
+    for key in list(os.environ):
+        if key.startswith(_SCRUB):
+            monkeypatch.delenv(key)
+    home = tmp_path / "home"
+    engram_home = tmp_path / "engram"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("ENGRAM_HOME", str(engram_home))
+    for var, sub in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_CACHE_HOME", ".cache"),
+        ("XDG_STATE_HOME", ".local/state"),
+    ):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.fakes.keyrings.MemoryKeyring")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    import keyring
+    import keyring.core
+
+    from tests.fakes import keyrings
+
+    keyrings.clear_memory()
+    keyring.core.set_keyring(keyrings.MemoryKeyring())
+    return engram_home
