@@ -49,3 +49,40 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     keyrings.clear_memory()
     keyring.core.set_keyring(keyrings.MemoryKeyring())
     return engram_home
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """One real ONNX embedder per test session (loading it costs ~0.5 s)."""
+    from engram.core.memory.embed import LocalEmbedder
+
+    return LocalEmbedder()
+
+
+@pytest.fixture
+def svc(isolated_env: Path, embedder):
+    """A real EngramService (SQLCipher + Chroma + embeddings) in the test's ENGRAM_HOME."""
+    from engram.core.service import EngramService
+
+    service = EngramService(embedder=embedder)
+    yield service
+    service.close()
+
+
+def run_cli(*args: str, env: dict | None = None, input: str | None = None, timeout: float = 120):
+    """Run the real `engram` CLI in a subprocess with the test's environment."""
+    import subprocess
+
+    e = dict(os.environ)
+    e["PYTHON_KEYRING_BACKEND"] = "tests.fakes.keyrings.FileKeyring"
+    if env:
+        e.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "engram.cli", *args],
+        capture_output=True,
+        text=True,
+        env=e,
+        input=input,
+        timeout=timeout,
+        cwd=str(ROOT),
+    )
