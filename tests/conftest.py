@@ -13,6 +13,7 @@ ROOT = TESTS.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+pytest_plugins = ["tests.xvfb", "tests.fakes.llm_server"]
 _SCRUB = ("ENGRAM_", "OPENAI_")
 
 

@@ -196,6 +196,37 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+@command("ingest")
+def cmd_ingest(args: argparse.Namespace) -> int:
+    with service() as svc:
+        out = svc.ingest(args.paths)
+    emit(
+        args,
+        out,
+        lambda d: (
+            f"{d['frames']} frames: {d['kept']} kept, {d['skipped_duplicate']} duplicate, "
+            f"{d['skipped_excluded']} excluded, {len(d['errors'])} errors; memories "
+            + (", ".join(f"{k} +{v}" for k, v in d["memories"].items()) or "none")
+            + "".join(f"\n  error: {e['path']}: {e['error']}" for e in d["errors"])
+        ),
+    )
+    return 0 if out["frames"] == 0 or len(out["errors"]) < out["frames"] else 1
+
+
+@command("rollback")
+def cmd_rollback(args: argparse.Namespace) -> int:
+    with service() as svc:
+        out = svc.store.rollback_batch(args.batch)
+    emit(
+        args,
+        out,
+        lambda d: (
+            f"batch {args.batch}: {d['removed']} writes undone, {d['restored']} memories restored"
+        ),
+    )
+    return 0
+
+
 @command("run")
 def cmd_run(args: argparse.Namespace) -> int:
     if args.headless:
@@ -251,6 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--type", action="append", choices=MEMORY_TYPES)
     s.add_argument("--since")
     s.add_argument("--until")
+
+    ing = sub.add_parser(
+        "ingest",
+        parents=[common],
+        help="images/folders through the capture pipeline (sidecar <stem>.json)",
+    )
+    ing.add_argument("paths", nargs="+")
+    rb = sub.add_parser("rollback", parents=[common], help="undo every memory write of a batch")
+    rb.add_argument("batch")
 
     sub.add_parser("status", parents=[common], help="counts, queue, disk, tokens")
     ex = sub.add_parser("export", parents=[common], help="all memories as JSON")

@@ -74,7 +74,7 @@ class Settings(BaseModel):
     excluded_apps: list[str] | None = None  # None = the built-in defaults
     excluded_title_patterns: list[str] = Field(default_factory=list)
     exclude_private_windows: bool = True
-    change_threshold: float = Field(0.005, ge=0, le=1)
+    change_threshold: float = Field(0.001, ge=0, le=1)
     thumbnails: bool = False
     ocr_lang: str = "eng"
     # queue

@@ -15,9 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from engram import __version__
-from engram.core.config import Paths, Settings, load_settings
+from engram.core.agents.batch import MemoryAgent, MessageItem
+from engram.core.agents.worker import BatchOutcome, MemoryWorker
+from engram.core.capture.pipeline import Perceiver
+from engram.core.capture.scheduler import CaptureLoop
+from engram.core.config import Paths, Settings, load_settings, save_settings
 from engram.core.keys import KeyManager
 from engram.core.memory.embed import Embedder, make_embedder
+from engram.core.memory.inbox import Inbox
 from engram.core.memory.ledger import Ledger
 from engram.core.memory.models import MEMORY_TYPES, Memory, Source
 from engram.core.memory.search import Hit, hybrid_search
@@ -65,6 +70,13 @@ class EngramService:
         self.reconciled = self.store.reconcile()
         if any(self.reconciled.values()):
             log.info("vector index reconciled: %s", self.reconciled)
+        self.inbox = Inbox(self.store)
+        self.recovered_batches = self.inbox.recover()
+        self._perceiver: Perceiver | None = None
+        self._worker: MemoryWorker | None = None
+        self._loop: CaptureLoop | None = None
+        self._llm: Any = None
+        self.last_outcome: BatchOutcome | None = None
 
     # -- memories ----------------------------------------------------------------------------
     def add_memory(
@@ -213,7 +225,297 @@ class EngramService:
             out[t] = items
         return out
 
+    # -- the pipeline ----------------------------------------------------------------------
+    @property
+    def perceiver(self) -> Perceiver:
+        if self._perceiver is None:
+            self._perceiver = Perceiver(self.inbox, self.settings)
+        return self._perceiver
+
+    def llm_client(self) -> Any:
+        """The configured LLM client (usage goes to the token ledger), or None offline."""
+        if not self.settings.llm_configured:
+            return None
+        if self._llm is None:
+            from engram.core.llm.client import LLMClient, LLMConfig
+
+            s = self.settings
+            self._llm = LLMClient(
+                LLMConfig(
+                    base_url=s.llm_base_url,
+                    model=s.llm_model,
+                    api_key=self.api_key(),
+                    timeout=s.llm_timeout,
+                    vision=s.llm_vision,
+                ),
+                on_usage=lambda u: self.record_usage(u.model, u.prompt_tokens, u.completion_tokens),
+            )
+        return self._llm
+
+    def agent(self) -> MemoryAgent:
+        from engram.core.agents.factory import make_agent
+
+        return make_agent(self.store, self.settings, client=self.llm_client())
+
+    @property
+    def worker(self) -> MemoryWorker:
+        if self._worker is None:
+            self._worker = MemoryWorker(
+                self.inbox,
+                self.agent,
+                batch_size=self.settings.batch_size,
+                batch_seconds=self.settings.batch_seconds,
+                on_outcome=self._on_outcome,
+            )
+        return self._worker
+
+    def _on_outcome(self, out: BatchOutcome) -> None:
+        self.last_outcome = out
+
+    def ingest(self, paths: list[str]) -> dict[str, Any]:
+        """Images through the live pipeline, then the memory stage; blocks until done."""
+        from engram.core.capture.ingest import ingest
+
+        before = self.store.counts()
+        report = ingest(self.perceiver, paths)
+        outcomes = self.worker.drain()
+        after = self.store.counts()
+        report.memories = {t: after[t] - before[t] for t in MEMORY_TYPES if after[t] != before[t]}
+        out = report.as_dict()
+        out["batches"] = len(outcomes)
+        out["parked"] = [o.error for o in outcomes if o.error]
+        return out
+
+    def import_chat(self, path: str, fmt: str = "auto") -> dict[str, Any]:
+        """Chat messages (redacted) into the inbox, then the memory stage; blocks."""
+        from pathlib import Path as _P
+
+        from engram.core.agents.chat_import import load_chat
+        from engram.core.perceive.redact import redact_text
+
+        loaded = load_chat(_P(path), fmt)
+        now = datetime.now(UTC)
+        items = [
+            MessageItem(
+                conversation=m.conversation,
+                ref=m.ref,
+                speaker=m.speaker,
+                text=redact_text(m.text),
+                at=m.at or now,
+                session=m.session,
+            )
+            for m in loaded.messages
+        ]
+        before = self.store.counts()
+        added, dupes = self.inbox.add_messages(items)
+        outcomes = self.worker.drain()
+        after = self.store.counts()
+        return {
+            "messages": len(items),
+            "added": added,
+            "already_known": dupes,
+            "conversations": loaded.conversations,
+            "problems": [p.__dict__ for p in loaded.problems],
+            "memories": {t: after[t] - before[t] for t in MEMORY_TYPES if after[t] != before[t]},
+            "batches": len(outcomes),
+            "parked": [o.error for o in outcomes if o.error],
+        }
+
+    def start(self, capture: bool = True) -> None:
+        """Start the live pipeline: capture loop (paused if capture=False) + memory worker."""
+        if self._loop is None:
+            self._loop = CaptureLoop(
+                self.perceiver, self.settings, self.paths.data, on_kept=self.worker.wake
+            )
+        self._loop.start(paused=not capture)
+        self.worker.start()
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.stop()
+        if self._worker is not None:
+            self._worker.stop()
+
+    def capture_state(self) -> str:
+        return self._loop.state if self._loop is not None else "stopped"
+
+    def pause(self, seconds: float | None = None) -> None:
+        if self._loop is not None:
+            self._loop.pause(seconds)
+
+    def resume(self) -> None:
+        if self._loop is not None:
+            self._loop.resume()
+
+    @property
+    def paused_until(self) -> datetime | None:
+        return self._loop.paused_until if self._loop is not None else None
+
+    def prune(self) -> int:
+        s = self.settings
+        budget = int(s.retention_gb * 1024**3) if s.retention_gb else None
+        return self.inbox.prune(retention_days=s.retention_days, budget_bytes=budget)
+
+    # -- timeline and details ---------------------------------------------------------------
+    def timeline(
+        self, start: datetime, end: datetime, app: str | None = None, text: str | None = None
+    ) -> list[Memory]:
+        """Episodic memories in [start, end) in time order, optionally by app / text."""
+        out: list[Memory] = []
+        offset = 0
+        while True:
+            page = self.store.list(
+                "episodic",
+                since=start,
+                until=end,
+                app=app,
+                limit=2000,
+                offset=offset,
+                newest_first=False,
+            )
+            out.extend(page)
+            if len(page) < 2000:
+                break
+            offset += 2000
+        if text:
+            needle = text.lower()
+            out = [
+                m
+                for m in out
+                if needle
+                in (m.fields.get("summary", "") + " " + m.fields.get("details", "")).lower()
+            ]
+        return out
+
+    def memory_app(self, mid: str) -> str | None:
+        return self.store.ledger.scalar("SELECT app FROM memories WHERE id = ?", (mid,))
+
+    def related(self, mid: str, k: int = 5) -> list[Hit]:
+        m = self.get_memory(mid)
+        hits = self.search(m.title, k=k + 1)
+        return [h for h in hits if h.memory.lineage != m.lineage][:k]
+
+    def capture_info(self, uid: str) -> dict[str, Any] | None:
+        rows = self.store.ledger.query(
+            "SELECT uid, at, app, title, url, text, monitor, thumb IS NOT NULL FROM captures "
+            "WHERE uid = ?",
+            (uid,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return {
+            "uid": r[0],
+            "at": datetime.fromtimestamp(r[1], UTC),
+            "app": r[2],
+            "title": r[3],
+            "url": r[4],
+            "text": r[5],
+            "monitor": r[6],
+            "has_thumbnail": bool(r[7]),
+        }
+
+    def capture_thumbnail(self, uid: str) -> bytes | None:
+        return self.store.ledger.scalar("SELECT thumb FROM captures WHERE uid = ?", (uid,))
+
+    # -- settings -------------------------------------------------------------------------
+    @property
+    def first_run(self) -> bool:
+        return not self.paths.config_file.exists()
+
+    def key_source(self) -> str | None:
+        return self.keys.source()
+
+    def save_settings(self, settings: Settings) -> None:
+        """Persist settings; capture and LLM pick them up (the loop restarts if running)."""
+        save_settings(settings, self.paths)
+        running = self._loop is not None and self._loop.state != "stopped"
+        self.settings = settings
+        self._llm = None
+        self._perceiver = None
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        if self._loop is not None:
+            self._loop.stop()
+            self._loop = None
+        if running:
+            self.start()
+
+    def api_key(self) -> str | None:
+        """The LLM key: environment/settings first, then the keyring."""
+        if self.settings.llm_api_key:
+            return self.settings.llm_api_key
+        try:
+            import keyring
+
+            return keyring.get_password("engram", "llm-api-key")
+        except Exception:
+            return None
+
+    def set_api_key(self, key: str | None) -> None:
+        import keyring
+
+        if key:
+            keyring.set_password("engram", "llm-api-key", key)
+        else:
+            with contextlib.suppress(Exception):
+                keyring.delete_password("engram", "llm-api-key")
+        self._llm = None
+
+    def test_llm(self, base_url: str, model: str, api_key: str | None) -> tuple[bool, str]:
+        from engram.core.llm.client import LLMClient, LLMConfig
+
+        client = LLMClient(
+            LLMConfig(base_url=base_url, model=model, api_key=api_key, timeout=10, max_retries=0)
+        )
+        try:
+            return client.test_connection()
+        finally:
+            client.close()
+
+    # -- chat history ---------------------------------------------------------------------
+    def save_chat(self, chat_id: str | None, title: str, messages: list[dict]) -> str:
+        import json
+        import secrets
+
+        cid = chat_id or f"chat_{secrets.token_hex(6)}"
+        now = time.time()
+        body = json.dumps(messages, ensure_ascii=False, default=str)
+        self.store.ledger.write(
+            lambda db: db.execute(
+                "INSERT INTO chats VALUES (?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                "title = excluded.title, messages = excluded.messages, updated_at = excluded.updated_at",
+                (cid, title[:200], body, now, now),
+            )
+        )
+        return cid
+
+    def list_chats(self) -> list[dict[str, Any]]:
+        rows = self.store.ledger.query(
+            "SELECT id, title, updated_at FROM chats ORDER BY updated_at DESC"
+        )
+        return [
+            {"id": r[0], "title": r[1], "updated_at": datetime.fromtimestamp(r[2], UTC)}
+            for r in rows
+        ]
+
+    def load_chat(self, chat_id: str) -> list[dict]:
+        import json
+
+        body = self.store.ledger.scalar("SELECT messages FROM chats WHERE id = ?", (chat_id,))
+        if body is None:
+            raise NotFound(chat_id)
+        return json.loads(body)
+
+    def delete_chat(self, chat_id: str) -> None:
+        self.store.ledger.write(lambda db: db.execute("DELETE FROM chats WHERE id = ?", (chat_id,)))
+
     def close(self) -> None:
+        self.stop()
+        if self._llm is not None:
+            with contextlib.suppress(Exception):
+                self._llm.close()
         self.store.close()
 
     def __enter__(self) -> EngramService:

@@ -113,8 +113,22 @@ def m001_initial(db: Conn) -> str:
         """
 
 
+def m002_chats(db: Conn) -> str:
+    """Chat history of the app (encrypted with the rest of the ledger)."""
+    return """
+        CREATE TABLE chats (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            messages TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX chats_updated ON chats(updated_at);
+        """
+
+
 # A migration returns an SQL script; it runs inside one transaction with its record.
-MIGRATIONS: list[Callable[[Conn], str]] = [m001_initial]
+MIGRATIONS: list[Callable[[Conn], str]] = [m001_initial, m002_chats]
 
 
 def migrate(db: Conn) -> list[str]:

@@ -420,6 +420,74 @@ class MemoryStore:
             self.events.fire([g[1] for g in gone])
         return len(gone)
 
+    def rollback_batch(self, batch_id: str) -> dict[str, int]:
+        """Undo every write a batch made, newest first: inserts are deleted, updated
+        memories get their previous version back. Used for a batch that died half-way and
+        for ``engram rollback BATCH`` when a batch was bad."""
+        log_rows = self.ledger.query(
+            "SELECT seq, memory_id, op, prev_id FROM write_log WHERE batch_id = ? "
+            "ORDER BY seq DESC",
+            (batch_id,),
+        )
+        removed: list[tuple[str, str]] = []
+        restored: list[str] = []
+        for _seq, mid, op, prev in log_rows:
+            row = self.ledger.query("SELECT seq, type FROM memories WHERE id = ?", (mid,))
+            if row:
+                mseq, mtype = row[0]
+
+                def drop(db: Any, mid: str = mid, mseq: int = mseq) -> None:
+                    db.execute("DELETE FROM memory_fts WHERE rowid = ?", (mseq,))
+                    db.execute("DELETE FROM memory_sources WHERE memory_id = ?", (mid,))
+                    db.execute("DELETE FROM embeddings WHERE memory_id = ?", (mid,))
+                    db.execute("DELETE FROM memories WHERE id = ?", (mid,))
+
+                self.ledger.write(drop)
+                removed.append((mtype, mid))
+            if op == "update" and prev:
+                prow = self.ledger.query(
+                    "SELECT seq, type, text, at FROM memories WHERE id = ?", (prev,)
+                )
+                if prow:
+                    pseq, ptype, ptext, pat = prow[0]
+                    vec = self._embed([ptext])[0]
+
+                    def reopen(
+                        db: Any,
+                        prev: str = prev,
+                        pseq: int = pseq,
+                        ptext: str = ptext,
+                        vec: np.ndarray = vec,
+                    ) -> None:
+                        db.execute(
+                            "UPDATE memories SET superseded_by = NULL, valid_until = NULL "
+                            "WHERE id = ?",
+                            (prev,),
+                        )
+                        db.execute(
+                            "INSERT INTO memory_fts (rowid, text) VALUES (?, ?)", (pseq, ptext)
+                        )
+                        db.execute(
+                            "INSERT OR REPLACE INTO embeddings VALUES (?,?,?,?)",
+                            (
+                                prev,
+                                self.embedder.name,
+                                int(vec.shape[0]),
+                                vec.astype(np.float32).tobytes(),
+                            ),
+                        )
+
+                    self.ledger.write(reopen)
+                    self._index([(ptype, prev, vec, pat)])
+                    restored.append(prev)
+        self.ledger.write(
+            lambda db: db.execute("DELETE FROM write_log WHERE batch_id = ?", (batch_id,))
+        )
+        self._unindex(removed)
+        if removed or restored:
+            self.events.fire([m for _t, m in removed] + restored)
+        return {"removed": len(removed), "restored": len(restored)}
+
     # -- reading ---------------------------------------------------------------------------
     def get(self, mid: str) -> Memory | None:
         rows = self.ledger.query(f"SELECT {_COLS} FROM memories WHERE id = ?", (mid,))

@@ -1,0 +1,280 @@
+"""The inbox: the crash-safe queue of captures and chat messages awaiting the memory stage.
+
+Every redacted capture is committed here the moment it is perceived; the memory stage
+claims batches (status ``processing`` + a batch id), and marks them ``done`` in the same
+breath as its last write. After a crash, batches left ``processing`` are rolled back
+(their memory writes undone) and queued again, so nothing is lost and nothing doubles.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from engram.core.agents.batch import Batch, CaptureItem, MessageItem
+from engram.core.memory.store import MemoryStore, ts
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class NewCapture:
+    at: datetime
+    monitor: int
+    app: str | None
+    title: str | None
+    url: str | None
+    text: str
+    words: list[dict] | None = None
+    redactions: dict[str, int] | None = None
+    thumb: bytes | None = None
+    width: int | None = None
+    height: int | None = None
+    origin: str = "live"  # live | ingest
+    uid: str | None = None  # ingest passes a stable uid so a re-run is idempotent
+
+
+def _bump(db: Any, name: str, n: int = 1) -> None:
+    db.execute(
+        "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + ?",
+        (name, n, n),
+    )
+
+
+class Inbox:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.ledger = store.ledger
+
+    # -- in ------------------------------------------------------------------------------
+    def add_capture(self, c: NewCapture) -> tuple[str, bool]:
+        """Commit one perceived capture; returns (uid, added). A known uid is not re-added."""
+        uid = c.uid or f"cap_{secrets.token_hex(8)}"
+
+        def job(db: Any) -> bool:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO captures (uid, at, monitor, app, title, url, text, words,"
+                " redactions, thumb, width, height, origin) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    uid,
+                    ts(c.at),
+                    c.monitor,
+                    c.app,
+                    c.title,
+                    c.url,
+                    c.text,
+                    json.dumps(c.words) if c.words is not None else None,
+                    json.dumps(c.redactions) if c.redactions else None,
+                    c.thumb,
+                    c.width,
+                    c.height,
+                    c.origin,
+                ),
+            )
+            if cur.rowcount:
+                _bump(db, "captures_kept")
+            return bool(cur.rowcount)
+
+        return uid, self.ledger.write(job)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.ledger.write(lambda db: _bump(db, name, n))
+
+    def add_messages(self, items: list[MessageItem]) -> tuple[int, int]:
+        """Queue chat messages; (conversation, ref) is unique, so re-imports add nothing."""
+
+        def job(db: Any) -> int:
+            added = 0
+            for m in items:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO messages (conversation, ref, speaker, text, at, session)"
+                    " VALUES (?,?,?,?,?,?)",
+                    (m.conversation, m.ref, m.speaker, m.text, ts(m.at), m.session),
+                )
+                added += cur.rowcount
+            return added
+
+        added = self.ledger.write(job)
+        return added, len(items) - added
+
+    # -- out -----------------------------------------------------------------------------
+    def claim(self, max_items: int, *, include_parked: bool = False) -> Batch | None:
+        """Claim up to max_items queued captures, or messages, as one batch."""
+        bid = f"b_{secrets.token_hex(6)}"
+        statuses = ("queued", "parked") if include_parked else ("queued",)
+        marks = ",".join("?" * len(statuses))
+
+        def job(db: Any) -> Batch | None:
+            caps = db.execute(
+                f"SELECT seq, uid, at, monitor, app, title, url, text, thumb FROM captures "
+                f"WHERE status IN ({marks}) AND attempts < ? ORDER BY seq LIMIT ?",
+                (*statuses, MAX_ATTEMPTS, max_items),
+            ).fetchall()
+            msgs: list = []
+            if not caps:
+                msgs = db.execute(
+                    f"SELECT seq, conversation, ref, speaker, text, at, session FROM messages "
+                    f"WHERE status IN ({marks}) AND attempts < ? ORDER BY conversation, at, seq "
+                    "LIMIT ?",
+                    (*statuses, MAX_ATTEMPTS, max_items),
+                ).fetchall()
+            if not caps and not msgs:
+                return None
+            if caps:
+                db.executemany(
+                    "UPDATE captures SET status = 'processing', batch_id = ? WHERE seq = ?",
+                    [(bid, r[0]) for r in caps],
+                )
+            if msgs:
+                db.executemany(
+                    "UPDATE messages SET status = 'processing', batch_id = ? WHERE seq = ?",
+                    [(bid, r[0]) for r in msgs],
+                )
+            return Batch(
+                id=bid,
+                captures=[
+                    CaptureItem(
+                        uid=r[1],
+                        at=datetime.fromtimestamp(r[2], UTC),
+                        monitor=r[3],
+                        app=r[4],
+                        title=r[5],
+                        url=r[6],
+                        text=r[7],
+                        thumb=r[8],
+                    )
+                    for r in caps
+                ],
+                messages=[
+                    MessageItem(
+                        conversation=r[1],
+                        ref=r[2],
+                        speaker=r[3],
+                        text=r[4],
+                        at=datetime.fromtimestamp(r[5], UTC),
+                        session=r[6],
+                    )
+                    for r in msgs
+                ],
+            )
+
+        return self.ledger.write(job)
+
+    def complete(self, batch_id: str) -> None:
+        def job(db: Any) -> None:
+            for table in ("captures", "messages"):
+                db.execute(
+                    f"UPDATE {table} SET status = 'done', error = NULL WHERE batch_id = ?",
+                    (batch_id,),
+                )
+
+        self.ledger.write(job)
+
+    def park(self, batch_id: str, error: str) -> None:
+        """The batch failed: undo its writes and park its items for a later retry."""
+        self.store.rollback_batch(batch_id)
+
+        def job(db: Any) -> None:
+            for table in ("captures", "messages"):
+                db.execute(
+                    f"UPDATE {table} SET status = 'parked', attempts = attempts + 1, error = ?, "
+                    "batch_id = NULL WHERE batch_id = ?",
+                    (error[:2000], batch_id),
+                )
+
+        self.ledger.write(job)
+
+    def recover(self) -> int:
+        """After a crash: roll back batches left half-done and queue their items again."""
+        bids = {
+            r[0]
+            for r in self.ledger.query(
+                "SELECT DISTINCT batch_id FROM captures WHERE status = 'processing' UNION "
+                "SELECT DISTINCT batch_id FROM messages WHERE status = 'processing'"
+            )
+        }
+        for bid in bids:
+            if bid:
+                self.store.rollback_batch(bid)
+
+        def job(db: Any) -> None:
+            for table in ("captures", "messages"):
+                db.execute(
+                    f"UPDATE {table} SET status = 'queued', batch_id = NULL "
+                    "WHERE status = 'processing'"
+                )
+
+        self.ledger.write(job)
+        return len(bids)
+
+    def requeue_parked(self) -> int:
+        def job(db: Any) -> int:
+            n = 0
+            for table in ("captures", "messages"):
+                n += db.execute(
+                    f"UPDATE {table} SET status = 'queued' WHERE status = 'parked' "
+                    "AND attempts < ?",
+                    (MAX_ATTEMPTS,),
+                ).rowcount
+            return n
+
+        return self.ledger.write(job)
+
+    def pending(self) -> dict[str, int]:
+        out = {"queued": 0, "processing": 0, "parked": 0}
+        for table in ("captures", "messages"):
+            for status, n in self.ledger.query(
+                f"SELECT status, count(*) FROM {table} WHERE status != 'done' GROUP BY status"
+            ):
+                out[status] = out.get(status, 0) + n
+        return out
+
+    # -- retention -----------------------------------------------------------------------
+    def prune(self, *, retention_days: int, budget_bytes: int | None) -> int:
+        """Drop processed captures older than N days, then oldest first beyond the budget.
+
+        Memories stay (their sources keep the capture uid); only the raw capture rows
+        (OCR text, word boxes, thumbnails) go.
+        """
+        removed = 0
+        if retention_days > 0:
+            cutoff = time.time() - retention_days * 86400
+            removed += self.ledger.write(
+                lambda db: (
+                    db.execute(
+                        "DELETE FROM captures WHERE status = 'done' AND at < ?", (cutoff,)
+                    ).rowcount
+                )
+            )
+        if budget_bytes:
+            used = self.capture_bytes()
+            if used > budget_bytes:
+                rows = self.ledger.query(
+                    "SELECT seq, length(text) + coalesce(length(words), 0) + "
+                    "coalesce(length(thumb), 0) FROM captures WHERE status = 'done' ORDER BY seq"
+                )
+                drop, freed = [], 0
+                for seq, size in rows:
+                    if used - freed <= budget_bytes:
+                        break
+                    drop.append((seq,))
+                    freed += size or 0
+                if drop:
+                    self.ledger.write(
+                        lambda db: db.executemany("DELETE FROM captures WHERE seq = ?", drop)
+                    )
+                    removed += len(drop)
+        return removed
+
+    def capture_bytes(self) -> int:
+        return int(
+            self.ledger.scalar(
+                "SELECT coalesce(sum(length(text) + coalesce(length(words), 0) + "
+                "coalesce(length(thumb), 0)), 0) FROM captures"
+            )
+            or 0
+        )
