@@ -105,13 +105,22 @@ class KeyManager:
         except (OSError, ValueError) as exc:
             raise KeyUnavailable(f"{self.keyfile} is damaged: {exc}") from exc
 
-    def _write_meta(self, meta: dict) -> None:
+    def _write_meta(self, meta: dict) -> bool:
+        """Publish key.json atomically; False if another process published one first."""
         self.keyfile.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.keyfile.with_suffix(".tmp")
+        tmp = self.keyfile.with_suffix(f".{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(meta, fh)
-        os.replace(tmp, self.keyfile)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, self.keyfile)  # atomic, and fails if the file exists
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+        return True
 
     @property
     def exists(self) -> bool:
@@ -140,8 +149,12 @@ class KeyManager:
 
                 keyring.set_password(SERVICE, f"data-key:{store_id}", _b64(key))
                 if keyring.get_password(SERVICE, f"data-key:{store_id}") == _b64(key):
-                    self._write_meta({"version": 1, "store_id": store_id, "source": "keyring"})
-                    return key
+                    meta = {"version": 1, "store_id": store_id, "source": "keyring"}
+                    if self._write_meta(meta):
+                        return key
+                    # another process created the store at the same moment: use its key
+                    keyring.delete_password(SERVICE, f"data-key:{store_id}")
+                    return self.load_or_create()
             except Exception:  # fall through to the passphrase
                 pass
         passphrase = self.ask_passphrase(True)
@@ -153,7 +166,7 @@ class KeyManager:
         salt = secrets.token_bytes(16)
         nonce = secrets.token_bytes(12)
         wrapped = AESGCM(_scrypt(passphrase, salt)).encrypt(nonce, key, store_id.encode())
-        self._write_meta(
+        published = self._write_meta(
             {
                 "version": 1,
                 "store_id": store_id,
@@ -164,7 +177,7 @@ class KeyManager:
                 "wrapped": _b64(wrapped),
             }
         )
-        return key
+        return key if published else self.load_or_create()
 
     def _from_keyring(self, meta: dict) -> bytes:
         try:

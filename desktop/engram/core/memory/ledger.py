@@ -33,6 +33,7 @@ def connect(path: Path, key: bytes, *, timeout: float = 15.0) -> Any:
     db = sqlcipher.connect(
         str(path), timeout=timeout, isolation_level=None, check_same_thread=False
     )
+    db.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is reported by us, once
     db.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
     db.execute("PRAGMA cipher_memory_security = OFF")
     try:

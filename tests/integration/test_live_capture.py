@@ -1,0 +1,115 @@
+"""Live capture on a real Xvfb display: real windows, real grabs, real OCR, exclusions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from engram.core.config import Settings
+from tests.conftest import ROOT, run_cli
+from tests.xvfb import open_window, wait_for
+
+pytestmark = pytest.mark.xvfb
+
+
+def _texts(svc) -> list[tuple[str, str, str]]:
+    return svc.store.ledger.query("SELECT app, title, text FROM captures ORDER BY seq")
+
+
+def test_capture_loop_reads_windows_and_skips_excluded(svc, xvfb_display):
+    svc.settings = Settings(capture_interval=0.5, idle_seconds=86400, min_free_gb=0)
+    svc._perceiver = None
+    with open_window(
+        "notes.txt - gedit",
+        "gedit",
+        text="Pelican migration notes\nSurvey on Thursday",
+        x=0,
+        y=0,
+        width=1280,
+        height=800,
+    ) as notes:
+        notes.activate()
+        svc.start(capture=True)
+        try:
+            wait_for(lambda: any("pelican" in t[2].lower() for t in _texts(svc)), timeout=30)
+            assert svc.capture_state() == "capturing"
+            with open_window(
+                "Passwords.kdbx - KeePassXC",
+                "keepassxc",
+                text="zebrafish vault entry",
+                x=0,
+                y=0,
+                width=1280,
+                height=800,
+            ) as vault:
+                vault.activate()
+                wait_for(lambda: svc.capture_state() == "excluded", timeout=15)
+                seen_excluded = svc.counters()["captures_excluded"]
+                wait_for(lambda: svc.counters()["captures_excluded"] > seen_excluded, timeout=15)
+            svc.pause(None)
+            assert svc.capture_state() == "paused"
+            n = svc.counters()["captures_seen"]
+            time.sleep(1.5)
+            assert svc.counters()["captures_seen"] == n  # paused: nothing grabbed
+            svc.resume()
+            wait_for(lambda: svc.counters()["captures_seen"] > n, timeout=15)
+        finally:
+            svc.stop()
+    assert svc.capture_state() == "stopped"
+    rows = _texts(svc)
+    assert rows and all(r[0] == "gedit" for r in rows)
+    assert not any("zebrafish" in (r[2] or "").lower() or "kdbx" in (r[1] or "") for r in rows)
+    c = svc.counters()
+    assert c["captures_kept"] >= 1 and c["captures_excluded"] >= 1
+    # a static screen is kept once, then only duplicates
+    assert c["captures_duplicate"] >= 1
+    threads = [t.name for t in __import__("threading").enumerate()]
+    assert not any(n.startswith(("engram-perceive", "engram-memory")) for n in threads)
+
+
+def test_headless_subprocess_captures_and_exits_cleanly(isolated_env, xvfb_display):
+    env = dict(
+        os.environ,
+        ENGRAM_CAPTURE_INTERVAL="0.5",
+        ENGRAM_IDLE_SECONDS="86400",
+        ENGRAM_MIN_FREE_GB="0",
+        PYTHON_KEYRING_BACKEND="tests.fakes.keyrings.FileKeyring",
+    )
+    with open_window(
+        "budget.ods - LibreOffice Calc",
+        "libreoffice",
+        text="Marmoset budget 2027",
+        x=0,
+        y=0,
+        width=1280,
+        height=800,
+    ) as w:
+        w.activate()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "engram.cli", "run", "--headless"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+
+            def kept() -> bool:
+                st = run_cli("status", "--json")
+                return st.returncode == 0 and json.loads(st.stdout)["captures_kept"] >= 1
+
+            wait_for(kept, timeout=60, interval=1.0)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "capturing" in out
+    status = json.loads(run_cli("status", "--json").stdout)
+    assert status["captures_seen"] >= status["captures_kept"] >= 1
