@@ -213,6 +213,36 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0 if out["frames"] == 0 or len(out["errors"]) < out["frames"] else 1
 
 
+@command("pending")
+def cmd_pending(args: argparse.Namespace) -> int:
+    with service() as svc:
+        if args.action == "list":
+            data = svc.list_pending()
+            emit(
+                args,
+                data,
+                lambda d: (
+                    "\n".join(
+                        f"{p['id']}  {p['type']:<10} {p['op']:<7} {p['reason'][:60]} "
+                        f"{json.dumps(p['fields'], ensure_ascii=False)[:80]}"
+                        for p in d
+                    )
+                    or "nothing waiting for confirmation"
+                ),
+            )
+        elif args.action == "confirm":
+            ids = svc.confirm_pending(args.id)
+            emit(
+                args,
+                {"confirmed": args.id, "memories": ids},
+                lambda d: f"confirmed {d['confirmed']}: {', '.join(d['memories'])}",
+            )
+        else:
+            svc.reject_pending(args.id)
+            emit(args, {"rejected": args.id}, lambda d: f"rejected {d['rejected']}")
+    return 0
+
+
 @command("rollback")
 def cmd_rollback(args: argparse.Namespace) -> int:
     with service() as svc:
@@ -289,6 +319,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="images/folders through the capture pipeline (sidecar <stem>.json)",
     )
     ing.add_argument("paths", nargs="+")
+    pe = sub.add_parser(
+        "pending",
+        parents=[common],
+        help="core/procedural memories proposed from screen text, to confirm",
+    )
+    psub = pe.add_subparsers(dest="action", required=True)
+    psub.add_parser("list", parents=[common])
+    for name in ("confirm", "reject"):
+        pp = psub.add_parser(name, parents=[common])
+        pp.add_argument("id")
     rb = sub.add_parser("rollback", parents=[common], help="undo every memory write of a batch")
     rb.add_argument("batch")
 

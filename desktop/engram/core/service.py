@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,31 @@ class EngramService:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[Hit]:
-        return hybrid_search(self.store, query, k=k, types=types, since=since, until=until)
+        """Retrieval v2; a time phrase in the query ("yesterday") filters unless since/until."""
+        return hybrid_search(
+            self.store,
+            query,
+            k=k,
+            types=types,
+            since=since,
+            until=until,
+            parse_time=since is None and until is None,
+        )
+
+    def ask(self, question: str, history: list[dict] | None = None, *, k: int = 8) -> Any:
+        """An answer with citations (LLM), or an extractive one offline; see agents/chat.py."""
+        return self.chat_agent(k=k).ask(question, history)
+
+    def ask_stream(
+        self, question: str, history: list[dict] | None = None, *, k: int = 8
+    ) -> Iterator[tuple[str, object]]:
+        """("delta", text) pieces as they arrive, then ("done", Answer)."""
+        return self.chat_agent(k=k).stream(question, history)
+
+    def chat_agent(self, *, k: int = 8) -> Any:
+        from engram.core.agents.chat import ChatAgent
+
+        return ChatAgent(self.store, self.llm_client(), k=k)
 
     def forget(self, **kw: Any) -> dict[str, int]:
         out = self.store.forget(**kw)
@@ -355,6 +380,29 @@ class EngramService:
         s = self.settings
         budget = int(s.retention_gb * 1024**3) if s.retention_gb else None
         return self.inbox.prune(retention_days=s.retention_days, budget_bytes=budget)
+
+    # -- guarded writes waiting for the user -------------------------------------------------
+    def list_pending(self) -> list[dict[str, Any]]:
+        """Core/procedural writes proposed from screen or chat text, awaiting confirmation."""
+        from engram.core.agents.safety import PendingStore
+
+        return [p.public() for p in PendingStore(self.store.ledger).list_pending()]
+
+    def confirm_pending(self, pid: str) -> list[str]:
+        from engram.core.agents.safety import PendingStore
+
+        try:
+            return PendingStore(self.store.ledger).confirm(pid, self.store)
+        except KeyError as exc:
+            raise NotFound(str(exc.args[0])) from None
+
+    def reject_pending(self, pid: str) -> None:
+        from engram.core.agents.safety import PendingStore
+
+        try:
+            PendingStore(self.store.ledger).reject(pid)
+        except KeyError as exc:
+            raise NotFound(str(exc.args[0])) from None
 
     # -- timeline and details ---------------------------------------------------------------
     def timeline(

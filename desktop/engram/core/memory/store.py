@@ -35,6 +35,9 @@ from engram.core.memory.vectors import VectorIndex
 log = logging.getLogger(__name__)
 
 
+RETIRED = "retired"  # superseded_by of a memory closed without a successor
+
+
 class NotFound(LookupError):
     """No memory with that id."""
 
@@ -335,6 +338,35 @@ class MemoryStore:
         self._index([(old.type, new, vec, prepared[3])])
         self.events.fire([mid, new])
         return self.get(new)
+
+    def retire(self, mid: str, *, batch_id: str | None = None) -> None:
+        """Close a memory without a successor: out of search, kept in history.
+
+        Logged as an "update" whose new version never existed, so ``rollback_batch``
+        reopens it like any other update.
+        """
+        now = time.time()
+
+        def job(db: Any) -> str:
+            row = db.execute(
+                "SELECT seq, type, superseded_by FROM memories WHERE id = ?", (mid,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(mid)
+            if row[2] is not None:
+                raise MemoryValidationError(f"{mid} is not the current version")
+            db.execute(
+                "UPDATE memories SET valid_until = ?, superseded_by = ? WHERE id = ?",
+                (now, RETIRED, mid),
+            )
+            db.execute("DELETE FROM memory_fts WHERE rowid = ?", (row[0],))
+            db.execute("DELETE FROM embeddings WHERE memory_id = ?", (mid,))
+            self._log(db, batch_id, f"{mid}~{RETIRED}", "update", mid, now)
+            return row[1]
+
+        mtype = self.ledger.write(job)
+        self._unindex([(mtype, mid)])
+        self.events.fire([mid])
 
     def set_core_block(
         self,
