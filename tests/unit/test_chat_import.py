@@ -17,7 +17,7 @@ from engram.core.agents.chat_import import (
     parse_locomo_time,
 )
 
-SHARED_LOCOMO = Path("/work/shared/bench-data/locomo/locomo-dev5.json")
+SHARED_LOCOMO = Path(__file__).resolve().parents[3] / "shared" / "bench-data" / "locomo" / "locomo-dev5.json"
 
 
 def write_lines(path: Path, lines: list[object]) -> Path:

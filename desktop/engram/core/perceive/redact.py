@@ -117,7 +117,10 @@ def _is_placeholder_at(text: str, pos: int) -> bool:
 # --------------------------------------------------------------------------- cards
 
 _CARD_SEP = r"(?: - |-| {1,2})"
-_CARD_RUN = re.compile(rf"\+?\d(?=[0-9 -]{{12}})\d{{0,18}}(?:{_CARD_SEP}\d{{1,19}}){{0,16}}")
+# a digit that starts a number and is followed by at least 13 digits in groups
+_CARD_RUN = re.compile(
+    rf"\d(?<!\d\d)(?=(?:[ -]{{0,3}}\d){{12}})\d{{0,18}}(?:{_CARD_SEP}\d{{1,19}}){{0,16}}"
+)
 _CARD_SPLIT = re.compile(_CARD_SEP)
 _GROUP_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Z0-9]{0,5}[0-9])[A-Z0-9]{2,6}(?: |-)\Z")
 _NOT_CARD_LABELS = re.compile(
@@ -147,41 +150,55 @@ def _find_cards(text: str, low: str) -> Iterator[Finding]:
         start, end = m.span()
         pos = end
         run = m.group(0)
-        if start and (text[start - 1] in ".,/+-_" or text[start - 1].isalnum()):
+        prev = text[start - 1] if start else ""
+        if prev == "+":  # an international phone number
+            continue
+        if prev and (prev in ".,/-_" or prev.isalnum()):
             # glued to a word, a decimal or an identifier: a card can only start after it
             pos = start + len(_CARD_SPLIT.split(run, maxsplit=1)[0])
             continue
-        if len(run) < 13 or run[0] == "+":  # too short; an international phone number
-            continue
         nxt = text[end : end + 2]
         if nxt[:1].isalnum() or nxt[:1] == "_" or (nxt[:1] in ".,/:" and nxt[1:2].isdigit()):
-            continue  # part of an identifier, a decimal, a version, a date or a time
+            # the last group belongs to an identifier, a decimal, a version, a date or a time
+            last = list(_CARD_SPLIT.finditer(run))
+            if not last:
+                continue
+            run = run[: last[-1].start()]
+        if len(run) - run.count(" ") - run.count("-") < 13:
+            continue
         if _GROUP_BEFORE.search(text, max(0, start - 8), start):
             continue  # the tail of an IBAN or a licence key
-        card = _card_in_run(run)
-        if card is None:
-            continue
-        if card.isdigit() and _contiguous_not_card(text, start):
-            continue
-        yield Finding("card", start, start + len(card))
+        for a, b in _cards_in_run(run):
+            if not (run[a:b].isdigit() and _contiguous_not_card(text, start + a)):
+                yield Finding("card", start + a, start + b)
 
 
-def _card_in_run(run: str) -> str | None:
-    """The card at the start of a run of digit groups, allowing an expiry/CVV after it."""
+def _cards_in_run(run: str) -> list[tuple[int, int]]:
+    """Spans of the cards in a run of digit groups; a few stray digits (expiry, CVV, a
+    quantity) may sit around them, but many stray digits make it a table, not cards."""
     groups = _CARD_SPLIT.split(run)
     if len(groups) == 1 and len(run) > 19:
-        return None
-    seps = [s.group(0) for s in _CARD_SPLIT.finditer(run)]
-    for k in range(min(len(groups), 5), 0, -1):
-        window = groups[:k]
-        if not _card_shape([len(g) for g in window]):
-            continue
-        if sum(len(g) for g in groups[k:]) > 7:  # more than an expiry and a CVV: a table
-            return None
-        digits = "".join(window)
-        if _plausible_issuer(digits) and _luhn_ok(digits):
-            return "".join(g + s for g, s in zip(window, seps, strict=False)) + window[-1]
-    return None
+        return []
+    offsets, pos = [], 0
+    for g, sep in zip(groups, [*(m.group(0) for m in _CARD_SPLIT.finditer(run)), ""], strict=True):
+        offsets.append(pos)
+        pos += len(g) + len(sep)
+    spans: list[tuple[int, int]] = []
+    stray, i = 0, 0
+    while i < len(groups):
+        for k in range(min(len(groups) - i, 5), 0, -1):
+            window = groups[i : i + k]
+            if not _card_shape([len(g) for g in window]):
+                continue
+            digits = "".join(window)
+            if _plausible_issuer(digits) and _luhn_ok(digits):
+                spans.append((offsets[i], offsets[i + k - 1] + len(window[-1])))
+                i += k
+                break
+        else:
+            stray += len(groups[i])
+            i += 1
+    return spans if stray <= 7 else []
 
 
 def _contiguous_not_card(text: str, start: int) -> bool:
@@ -317,7 +334,7 @@ _SECRET_WORDS = r"secret|token|api[_-]?key|access[_-]?key|auth[_-]?key"
 _SECRET_KW = re.compile(_SECRET_WORDS)
 # runs on the lower-cased text; only labels followed by a separator are candidates
 _LABEL = re.compile(
-    r"(?P<kw>password|passwort|passwd|passphrase|pass[ _-]phrase|pwd|kennwort"
+    r"(?P<kw>password|passwort|passwd|passphrase|pass[ _-]phrase|pwd|pw|kennwort"
     r"|mot[ \u00a0]de[ \u00a0]passe|contrase(?:ñ|n)a|senha|wachtwoord|lösenord|salasana|hasło"
     rf"|пароль|パスワード|密码|pass|pin|{_SECRET_WORDS})(?=[\"'`]?{_SEPARATOR.replace('?P<is>', '')})"
 )
@@ -448,10 +465,9 @@ def _find_ibans(text: str, low: str) -> Iterator[Finding]:
     pos = 0
     while (m := _IBAN.search(text, pos)) is not None:
         start = m.start()
-        pos = m.end()
+        space = text.find(" ", start, m.end())  # the match may run into the next token
+        pos = space + 1 if space != -1 else m.end()
         if start and text[start - 1].isalnum():  # inside a word: an IBAN starts at a token
-            space = text.find(" ", start, m.end())
-            pos = space + 1 if space != -1 else m.end()
             continue
         length = _IBAN_LENGTHS.get(text[start : start + 2])
         if length is None:
@@ -467,6 +483,7 @@ def _find_ibans(text: str, low: str) -> Iterator[Finding]:
             continue
         if _iban_ok(text[start:stop].replace(" ", "")):
             yield Finding("iban", start, stop)
+            pos = stop
 
 
 _SSN_DASHED = re.compile(r"-(?<=[0-9]{3}-)[0-9]{2}-[0-9]{4}(?![\w-])")
@@ -535,28 +552,66 @@ def _merge(findings: Iterable[Finding]) -> list[Finding]:
     return merged
 
 
+def _detect(text: str) -> list[Finding]:
+    low = _lower_same_length(text)
+    found = [f for detect in _DETECTORS for f in detect(text, low)]
+    if "[REDACTED:" in text:  # never re-redact a placeholder
+        held = [(m.start(), m.end()) for m in _PLACEHOLDER_RE.finditer(text)]
+        starts = [a for a, _ in held]
+
+        def overlaps(f: Finding) -> bool:
+            i = bisect_left(starts, f.end)  # placeholders starting before f ends
+            return i > 0 and held[i - 1][1] > f.start
+
+        found = [f for f in found if not overlaps(f)]
+    return _merge(found)
+
+
+def _apply(text: str, findings: Sequence[Finding]) -> tuple[str, list[tuple[int, int, int]]]:
+    """The redacted text and its kept segments as (output start, output end, input start)."""
+    parts: list[str] = []
+    segments: list[tuple[int, int, int]] = []
+    pos = out = 0
+    for f in [*findings, Finding("", len(text), len(text))]:
+        piece = text[pos : f.start]
+        segments.append((out, out + len(piece), pos))
+        parts.append(piece)
+        out += len(piece)
+        if f.kind:
+            holder = PLACEHOLDER.format(kind=f.kind)
+            parts.append(holder)
+            out += len(holder)
+        pos = f.end
+    return "".join(parts), segments
+
+
 def redact(text: str) -> Redaction:
-    """Replace every secret in ``text`` by ``[REDACTED:kind]``; spans refer to ``text``."""
+    """Replace every secret in ``text`` by ``[REDACTED:kind]``; spans refer to ``text``.
+
+    A placeholder can change what surrounds a look-alike (a boundary character is gone), so
+    the output is checked again and anything it still holds is added, until nothing is left:
+    that makes ``redact`` idempotent.
+    """
     if not isinstance(text, str):
         raise TypeError(f"redact() needs a str, got {type(text).__name__}")
-    low = _lower_same_length(text)
-    found: list[Finding] = []
-    for detect in _DETECTORS:
-        found.extend(detect(text, low))
-    if "[REDACTED:" in text:  # never re-redact a placeholder (keeps redact idempotent)
-        kept = [(m.start(), m.end()) for m in _PLACEHOLDER_RE.finditer(text)]
-        found = [f for f in found if not any(a < f.end and f.start < b for a, b in kept)]
-    findings = _merge(found)
-    if not findings:
-        return Redaction(text, ())
-    parts: list[str] = []
-    pos = 0
-    for f in findings:
-        parts.append(text[pos : f.start])
-        parts.append(PLACEHOLDER.format(kind=f.kind))
-        pos = f.end
-    parts.append(text[pos:])
-    return Redaction("".join(parts), tuple(findings))
+    findings = _detect(text)
+    out = text
+    for _ in range(4):
+        if not findings:
+            break
+        out, segments = _apply(text, findings)
+        starts = [seg[0] for seg in segments]
+        extra = []
+        for f in _detect(out):
+            seg = segments[bisect_left(starts, f.start + 1) - 1]
+            if f.end <= seg[1]:
+                shift = seg[2] - seg[0]
+                extra.append(Finding(f.kind, f.start + shift, f.end + shift))
+        if not extra:
+            break
+        findings = _merge([*findings, *extra])
+        out = _apply(text, findings)[0]
+    return Redaction(out, tuple(findings))
 
 
 def redact_text(text: str) -> str:
