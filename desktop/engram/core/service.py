@@ -205,6 +205,13 @@ class EngramService:
             )
         )
 
+    def memories_today(self) -> int:
+        """Current memories created since local midnight."""
+        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        return int(self.store.ledger.scalar(
+            "SELECT count(*) FROM memories WHERE superseded_by IS NULL AND created_at >= ?",
+            (midnight.timestamp(),)) or 0)
+
     def queue_length(self) -> int:
         return int(
             self.store.ledger.scalar("SELECT count(*) FROM captures WHERE status = 'queued'") or 0
@@ -223,6 +230,7 @@ class EngramService:
             "captures_excluded": c["captures_excluded"],
             "captures_duplicate": c["captures_duplicate"],
             "memories": self.store.counts(),
+            "memories_today": self.memories_today(),
             "bytes_on_disk": dir_size(self.paths.data),
             "queue": self.queue_length(),
             "tokens_today": tokens["prompt"] + tokens["completion"],
