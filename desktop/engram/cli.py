@@ -139,6 +139,41 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("ask")
+def cmd_ask(args: argparse.Namespace) -> int:
+    with service() as svc:
+        if args.json:
+            emit(args, svc.ask(args.question, k=args.k).public())
+            return 0
+        answer = None
+        for kind, value in svc.ask_stream(args.question, k=args.k):
+            if kind == "delta":
+                print(value, end="", flush=True)
+            else:
+                answer = value
+        print()
+        for h in answer.memories if answer is not None else []:
+            print("  " + _memory_line(h.public()))
+    return 0
+
+
+@command("import-chat")
+def cmd_import_chat(args: argparse.Namespace) -> int:
+    from engram.core.agents.chat_import import ChatImportError
+
+    with service() as svc:
+        try:
+            out = svc.import_chat(args.file, args.format)
+        except ChatImportError as exc:
+            raise UsageError(str(exc)) from None
+    emit(args, out, lambda d: (
+        f"{d['messages']} messages ({d['added']} new, {d['already_known']} known) from "
+        f"{len(d['conversations'])} conversation(s); memories "
+        + (", ".join(f"{k} +{v}" for k, v in d["memories"].items()) or "none")
+        + "".join(f"\n  skipped: {p['ref'] or p['line']}: {p['reason']}" for p in d["problems"])))
+    return 0
+
+
 @command("status")
 def cmd_status(args: argparse.Namespace) -> int:
     with service() as svc:
@@ -265,7 +300,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_headless(capture=not args.no_capture, seconds=args.seconds)
     from engram.ui.app import run_app
 
-    return run_app(capture=not args.no_capture)
+    return run_app(capture=not args.no_capture, quick_ask=args.quick_ask)
 
 
 # -- parser -----------------------------------------------------------------------------
@@ -285,6 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", help="capture + memory, no window")
     run.add_argument("--no-capture", action="store_true", help="start with capture paused")
     run.add_argument("--seconds", type=float, default=None, help=argparse.SUPPRESS)
+    run.add_argument("--quick-ask", action="store_true",
+                     help="open the quick-ask popup (of the running instance, if any)")
 
     mem = sub.add_parser("memories", parents=[common], help="add, list, show, edit, delete")
     msub = mem.add_subparsers(dest="action", required=True)
@@ -312,6 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--type", action="append", choices=MEMORY_TYPES)
     s.add_argument("--since")
     s.add_argument("--until")
+
+    ak = sub.add_parser("ask", parents=[common], help="answer a question from memories")
+    ak.add_argument("question")
+    ak.add_argument("-k", type=int, default=8, help="memories to retrieve")
+    ic = sub.add_parser("import-chat", parents=[common], help="chat messages as memory input")
+    ic.add_argument("file")
+    ic.add_argument("--format", choices=["auto", "jsonl", "locomo"], default="auto")
 
     ing = sub.add_parser(
         "ingest",

@@ -179,3 +179,17 @@ def test_user_title_patterns_exclude(svc, tmp_path):
     )
     report = ingest(_perceiver(svc, excluded_title_patterns=["mybank"]), [d])
     assert report.skipped_excluded == 1
+
+
+def test_engram_never_captures_its_own_windows(svc):
+    import os
+
+    from engram.core.capture.pipeline import Frame
+    from engram.core.capture.window import WindowInfo
+    from tests.frames import render
+
+    p = _perceiver(svc)
+    own = WindowInfo(app="engram", title="Engram", pid=os.getpid())
+    other = WindowInfo(app="gedit", title="notes", pid=os.getpid() + 1)
+    assert p.offer(Frame(render(["chat answer text"]), T0, window=own)).outcome == "excluded"
+    assert p.excluded(other) is None

@@ -9,6 +9,7 @@ pixels; redaction runs before anything is written or sent.
 from __future__ import annotations
 
 import io
+import os
 import logging
 import threading
 from dataclasses import dataclass
@@ -68,7 +69,9 @@ class Perceiver:
         self._lock = threading.Lock()
 
     def excluded(self, window: WindowInfo | None) -> str | None:
-        """The reason a window must not be captured, or None."""
+        """The reason a window must not be captured, or None (Engram's own windows too)."""
+        if window is not None and window.pid is not None and window.pid == os.getpid():
+            return "self"
         return self.rules.check(window)
 
     def record_excluded(self) -> None:
