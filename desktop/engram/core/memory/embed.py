@@ -157,6 +157,8 @@ class LocalEmbedder:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = self._threads
             opts.inter_op_num_threads = 1
+            # a background app: idle worker threads sleep instead of spinning on a core
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             opts.enable_profiling = False  # profiling would write a JSON file to the cwd
             opts.optimized_model_filepath = ""  # never cache an optimised model on disk
             opts.log_severity_level = 3
