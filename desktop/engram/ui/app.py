@@ -102,6 +102,7 @@ class EngramApp:
         self.closed = False
         self.server: QLocalServer | None = None
         svc.start(capture=capture)
+        self.api = self._start_api(svc)
         self.poller.start()
         self.tray.show()
         if not self.has_tray or not capture:
@@ -128,10 +129,24 @@ class EngramApp:
             self.window.bring_up()
         sock.disconnectFromServer()
 
+    @staticmethod
+    def _start_api(svc: Any) -> Any:
+        """The local API + MCP endpoint (loopback, token); a busy port is not fatal."""
+        from engram.core.api import start_api_server
+
+        try:
+            return start_api_server(svc)
+        except Exception as exc:  # port taken, bad host setting: the app runs without it
+            log.warning("local API not started: %s", exc)
+            return None
+
     def quit(self) -> None:
         if self.closed:
             return
         self.closed = True
+        if self.api is not None:
+            with contextlib.suppress(Exception):
+                self.api.stop()
         self.window.save_state()
         self.poller.stop()
         self.tray.hide()

@@ -60,6 +60,8 @@ def _tree(v: Any) -> list[str]:
         return []
     if isinstance(v, str):
         return [p.strip() for p in v.split("/") if p.strip()]
+    if not isinstance(v, list | tuple):
+        raise ValueError("tree_path must be a list of names or an 'a/b/c' string")
     return [str(p).strip() for p in v if str(p).strip()]
 
 
