@@ -120,7 +120,7 @@ def test_doctor_reports_each_check(isolated_env):
     proc = run_cli("doctor", "--json")
     data = json.loads(proc.stdout)
     names = {c["name"] for c in data["checks"]}
-    assert names == {"display", "tesseract", "keyring", "store", "embeddings", "llm"}
+    assert names == {"display", "tesseract", "keyring", "store", "disk", "embeddings", "llm"}
     for c in data["checks"]:
         assert c["fix"] and c["detail"]
     emb = next(c for c in data["checks"] if c["name"] == "embeddings")

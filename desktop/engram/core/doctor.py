@@ -66,6 +66,19 @@ def _store() -> tuple[bool, str]:
     return res == "ok", f"{paths.ledger}: integrity {res}, {n} memories"
 
 
+def _disk() -> tuple[bool, str]:
+    from engram.core.config import Paths, load_settings
+
+    paths = Paths()
+    target = paths.data
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    free = shutil.disk_usage(target).free / 1024**3
+    need = load_settings(paths).min_free_gb
+    state = "ok" if free >= need else "capture is paused (disk-full) until space is freed"
+    return free >= need, f"{free:.2f} GB free at {target} (min_free_gb {need:g}): {state}"
+
+
 def _embedder() -> tuple[bool, str]:
     from engram.core.memory.embed import LocalEmbedder
 
@@ -123,6 +136,13 @@ def run_checks() -> list[Check]:
             True,
             _store,
             "check ENGRAM_HOME and the passphrase/keyring; `engram export` what you can",
+        ),
+        _check(
+            "disk",
+            False,
+            _disk,
+            "free disk space where the data dir is (or lower min_free_gb); capture resumes "
+            "by itself",
         ),
         _check(
             "embeddings",

@@ -69,9 +69,11 @@ def _parse_at(value: Any, where: Path) -> datetime:
         )
     try:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise IngestItemError(f"{where}: 'at' is not ISO 8601: {value[:60]!r}") from None
-    return at if at.tzinfo else at.astimezone()
+        return at if at.tzinfo else at.astimezone()  # year 1 local can fall out of range
+    except (ValueError, OverflowError, OSError):
+        raise IngestItemError(
+            f"{where}: 'at' is not ISO 8601 (or out of range): {value[:60]!r}"
+        ) from None
 
 
 def read_sidecar(image: Path) -> IngestItem:
@@ -92,6 +94,13 @@ def read_sidecar(image: Path) -> IngestItem:
             raise IngestItemError(f"{side}: {key!r} must be a string, not {type(v).__name__}")
         if isinstance(v, str) and len(v) > 4096:
             raise IngestItemError(f"{side}: {key!r} is longer than 4096 characters")
+        if isinstance(v, str) and not v.isascii():
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise IngestItemError(
+                    f"{side}: {key!r} is not valid Unicode (lone surrogate)"
+                ) from None
         setattr(out, key, v)
     return out
 

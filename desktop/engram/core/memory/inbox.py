@@ -38,6 +38,17 @@ class NewCapture:
     uid: str | None = None  # ingest passes a stable uid so a re-run is idempotent
 
 
+def _utf8(s: str | None) -> str | None:
+    """Lone surrogates (undecodable bytes carried in a str) cannot be stored: replace them."""
+    if s is None:
+        return None
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return s
+
+
 def _bump(db: Any, name: str, n: int = 1) -> None:
     db.execute(
         "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + ?",
@@ -63,10 +74,10 @@ class Inbox:
                     uid,
                     ts(c.at),
                     c.monitor,
-                    c.app,
-                    c.title,
-                    c.url,
-                    c.text,
+                    _utf8(c.app),
+                    _utf8(c.title),
+                    _utf8(c.url),
+                    _utf8(c.text),
                     json.dumps(c.words) if c.words is not None else None,
                     json.dumps(c.redactions) if c.redactions else None,
                     c.thumb,

@@ -22,6 +22,7 @@ from engram.core.memory.migrations import migrate
 
 T = TypeVar("T")
 DatabaseError = sqlcipher.DatabaseError
+CACHE_KIB = 65536  # page cache per connection; it grows only as pages are read
 
 
 class LedgerError(Exception):
@@ -44,6 +45,9 @@ def connect(path: Path, key: bytes, *, timeout: float = 15.0) -> Any:
             f"cannot open {path}: wrong key or not an Engram ledger ({exc}); nothing was changed"
         ) from None
     db.execute("PRAGMA temp_store = MEMORY")  # no plaintext temp files
+    # every page read from disk is decrypted and HMAC-checked; the default 2 MB cache made
+    # a search at 10k memories decrypt the same FTS and row pages again each time (bench/scale.py)
+    db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     db.execute("PRAGMA secure_delete = ON")  # forgotten rows are zeroed, not left in free pages
     db.execute("PRAGMA foreign_keys = ON")
     db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
@@ -93,7 +97,11 @@ class Ledger:
                     result = fn(self._wdb)
                     self._wdb.execute("COMMIT")
                 except BaseException:
-                    self._wdb.execute("ROLLBACK")
+                    # SQLite has already rolled back after SQLITE_FULL/IOERR; a second
+                    # ROLLBACK would hide the real error behind "no transaction is active"
+                    if self._wdb.in_transaction:
+                        with contextlib.suppress(DatabaseError):
+                            self._wdb.execute("ROLLBACK")
                     raise
                 fut.set_result(result)
             except BaseException as exc:

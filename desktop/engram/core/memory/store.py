@@ -103,7 +103,22 @@ class MemoryStore:
         self._vec_lock = threading.Lock()
 
     # -- conversion ------------------------------------------------------------------------
-    def _row_to_memory(self, row: tuple) -> Memory:
+    def _rows_to_memories(self, rows: Sequence[tuple]) -> list[Memory]:
+        """Rows to memories with the sources of all of them read in one query per 500
+        (not one per memory: a timeline day or a search page reads thousands)."""
+        srcs: dict[str, list[tuple[str, str]]] = {r[0]: [] for r in rows}
+        ids = list(srcs)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            for mid, kind, ref in self.ledger.query(
+                "SELECT memory_id, kind, ref FROM memory_sources WHERE memory_id IN "
+                f"({','.join('?' * len(chunk))}) ORDER BY memory_id, kind, ref",
+                chunk,
+            ):
+                srcs[mid].append((kind, ref))
+        return [self._row_to_memory(r, srcs[r[0]]) for r in rows]
+
+    def _row_to_memory(self, row: tuple, srcs: Sequence[tuple[str, str]] | None = None) -> Memory:
         (
             mid,
             lineage,
@@ -119,9 +134,11 @@ class MemoryStore:
             trust,
             batch,
         ) = row
-        srcs = self.ledger.query(
-            "SELECT kind, ref FROM memory_sources WHERE memory_id = ? ORDER BY kind, ref", (mid,)
-        )
+        if srcs is None:
+            srcs = self.ledger.query(
+                "SELECT kind, ref FROM memory_sources WHERE memory_id = ? ORDER BY kind, ref",
+                (mid,),
+            )
         return Memory(
             id=mid,
             lineage=lineage,
@@ -530,11 +547,8 @@ class MemoryStore:
         for i in range(0, len(ids), 500):
             chunk = list(ids[i : i + 500])
             marks = ",".join("?" * len(chunk))
-            for row in self.ledger.query(
-                f"SELECT {_COLS} FROM memories WHERE id IN ({marks})", chunk
-            ):
-                m = self._row_to_memory(row)
-                out[m.id] = m
+            rows = self.ledger.query(f"SELECT {_COLS} FROM memories WHERE id IN ({marks})", chunk)
+            out.update((m.id, m) for m in self._rows_to_memories(rows))
         return out
 
     def latest(self, mid: str) -> Memory | None:
@@ -571,7 +585,7 @@ class MemoryStore:
             "LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        return [self._row_to_memory(r) for r in rows]
+        return self._rows_to_memories(rows)
 
     @staticmethod
     def _filters(
@@ -624,22 +638,28 @@ class MemoryStore:
         """
         added = removed = reembedded = 0
         for mtype in MEMORY_TYPES:
-            rows = self.ledger.query(
-                "SELECT m.id, m.at, m.text, e.model, e.vector FROM memories m LEFT JOIN "
-                "embeddings e ON e.memory_id = m.id WHERE m.type = ? AND m.superseded_by IS NULL",
-                (mtype,),
+            # ids and models only: reading every text and vector made each start cost
+            # seconds per 10k memories; the heavy columns are read only for what is missing
+            models = dict(
+                self.ledger.query(
+                    "SELECT m.id, e.model FROM memories m LEFT JOIN embeddings e ON "
+                    "e.memory_id = m.id WHERE m.type = ? AND m.superseded_by IS NULL",
+                    (mtype,),
+                )
             )
-            want = {r[0]: r for r in rows}
             try:
                 have = self.vectors.ids(mtype)
             except Exception:
                 log.exception("vector index unreadable; rebuilding it")
                 have = set()
-            extra = have - set(want)
+            extra = have - set(models)
             if extra:
                 self._unindex([(mtype, i) for i in extra])
                 removed += len(extra)
-            stale = [r for r in rows if r[3] != self.embedder.name or r[4] is None]
+            stale = self._chunked(
+                "SELECT id, at, text FROM memories WHERE id IN ({})",
+                [i for i, model in models.items() if model != self.embedder.name],
+            )
             if stale:
                 vecs = self._embed([r[2] for r in stale])
                 self.ledger.write(
@@ -659,13 +679,25 @@ class MemoryStore:
                 self._index([(mtype, r[0], v, r[1]) for r, v in zip(stale, vecs, strict=True)])
                 reembedded += len(stale)
                 have |= {r[0] for r in stale}
-            missing = [want[i] for i in set(want) - have]
+            missing = self._chunked(
+                "SELECT m.id, m.at, e.vector FROM memories m JOIN embeddings e ON "
+                "e.memory_id = m.id WHERE m.id IN ({})",
+                list(set(models) - have),
+            )
             if missing:
                 self._index(
-                    [(mtype, r[0], np.frombuffer(r[4], dtype=np.float32), r[1]) for r in missing]
+                    [(mtype, r[0], np.frombuffer(r[2], dtype=np.float32), r[1]) for r in missing]
                 )
                 added += len(missing)
         return {"added": added, "removed": removed, "reembedded": reembedded}
+
+    def _chunked(self, sql: str, ids: Sequence[str]) -> list[tuple]:
+        """``sql`` with ``{}`` as the IN list, run over ``ids`` 500 at a time."""
+        out: list[tuple] = []
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i : i + 500])
+            out += self.ledger.query(sql.format(",".join("?" * len(chunk))), chunk)
+        return out
 
     def stored_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -735,6 +767,10 @@ class MemoryStore:
 
     def compact(self) -> None:
         """Checkpoint the WAL and rewrite the ledger so forgotten pages do not linger."""
+        # FTS5 keeps a deleted row's terms in its segments until they are merged
+        self.ledger.write(
+            lambda db: db.execute("INSERT INTO memory_fts (memory_fts) VALUES ('optimize')")
+        )
         self.ledger.maintain("PRAGMA wal_checkpoint(TRUNCATE)")
         self.ledger.maintain("VACUUM")
 

@@ -106,13 +106,11 @@ class VectorIndex:
         out: list[tuple[str, float]] = []
         with self._lock:
             for t in types:
-                col = self._col(t)
-                total = col.count()
-                if total == 0:
-                    continue
-                res = col.query(
+                # no count() first: Chroma returns fewer rows (or none) when the collection
+                # is smaller, and a count is a second round trip per type per search
+                res = self._col(t).query(
                     query_embeddings=np.asarray([vector], dtype=np.float32),
-                    n_results=min(n, total),
+                    n_results=n,
                     where=where,
                     include=["distances"],
                 )
