@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run headless test test-fast lint bench deps clean
+.PHONY: run headless test test-slow lint bench deps clean
 
 deps:
 	@bash packaging/system-deps.sh
@@ -28,10 +28,12 @@ lint: $(STAMP)
 	$(BIN)/lint-imports pyproject.toml
 
 test: deps $(STAMP) lint
-	OMP_THREAD_LIMIT=1 $(BIN)/pytest -q -p no:cacheprovider --durations=15
+	OMP_THREAD_LIMIT=1 $(BIN)/pytest -q -p no:cacheprovider --durations=15 -m "not slow"
 
-test-fast: $(STAMP)
-	$(BIN)/pytest -q -x -m "not slow"
+# the long trials: 30 kill -9 crash trials and the PyInstaller build smoke test (CI runs both)
+test-slow: deps $(STAMP)
+	$(BIN)/pip install -q -e ".[dev,package]"
+	OMP_THREAD_LIMIT=1 $(BIN)/pytest -q -p no:cacheprovider --durations=5 -m slow
 
 bench: $(STAMP)
 	$(BIN)/python bench/search.py
