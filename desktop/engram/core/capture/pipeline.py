@@ -9,8 +9,8 @@ pixels; redaction runs before anything is written or sent.
 from __future__ import annotations
 
 import io
-import os
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime
