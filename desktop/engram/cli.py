@@ -166,11 +166,16 @@ def cmd_import_chat(args: argparse.Namespace) -> int:
             out = svc.import_chat(args.file, args.format)
         except ChatImportError as exc:
             raise UsageError(str(exc)) from None
-    emit(args, out, lambda d: (
-        f"{d['messages']} messages ({d['added']} new, {d['already_known']} known) from "
-        f"{len(d['conversations'])} conversation(s); memories "
-        + (", ".join(f"{k} +{v}" for k, v in d["memories"].items()) or "none")
-        + "".join(f"\n  skipped: {p['ref'] or p['line']}: {p['reason']}" for p in d["problems"])))
+    emit(
+        args,
+        out,
+        lambda d: (
+            f"{d['messages']} messages ({d['added']} new, {d['already_known']} known) from "
+            f"{len(d['conversations'])} conversation(s); memories "
+            + (", ".join(f"{k} +{v}" for k, v in d["memories"].items()) or "none")
+            + "".join(f"\n  skipped: {p['ref'] or p['line']}: {p['reason']}" for p in d["problems"])
+        ),
+    )
     return 0
 
 
@@ -245,7 +250,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             + "".join(f"\n  error: {e['path']}: {e['error']}" for e in d["errors"])
         ),
     )
-    return 0 if out["frames"] == 0 or len(out["errors"]) < out["frames"] else 1
+    # 1 only when errors and nothing went through (sidecar errors are not counted in frames)
+    through = out["kept"] + out["skipped_duplicate"] + out["skipped_excluded"]
+    return 0 if through + out.get("already_known", 0) or not out["errors"] else 1
 
 
 @command("pending")
@@ -320,8 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", help="capture + memory, no window")
     run.add_argument("--no-capture", action="store_true", help="start with capture paused")
     run.add_argument("--seconds", type=float, default=None, help=argparse.SUPPRESS)
-    run.add_argument("--quick-ask", action="store_true",
-                     help="open the quick-ask popup (of the running instance, if any)")
+    run.add_argument(
+        "--quick-ask",
+        action="store_true",
+        help="open the quick-ask popup (of the running instance, if any)",
+    )
 
     mem = sub.add_parser("memories", parents=[common], help="add, list, show, edit, delete")
     msub = mem.add_subparsers(dest="action", required=True)
@@ -385,6 +395,11 @@ def build_parser() -> argparse.ArgumentParser:
     fo.add_argument("--until")
     fo.add_argument("--app")
     sub.add_parser("doctor", parents=[common], help="check display, OCR, keyring, store, LLM")
+    from engram.core.api import register_cli as register_api
+    from engram.core.install import register_cli as register_install
+
+    register_api(sub, common)
+    register_install(sub, common)
     return p
 
 
@@ -402,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     from engram.core.memory.store import NotFound
 
     try:
-        return COMMANDS[args.command](args)
+        handler = getattr(args, "func", None) or COMMANDS[args.command]
+        return handler(args)
     except UsageError as exc:
         return _fail(args, str(exc), 2)
     except (ConfigError, KeyUnavailable, LedgerError, MemoryValidationError, ValueError) as exc:

@@ -31,8 +31,30 @@ TOP_FOR_EVIDENCE = 5
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _WORD = re.compile(r"\w+(?:[.:/@,-]\w+)*")
 _QUESTION_WORDS = frozenset(
-    "what when where who whom which why how did does do is are was were tell remember "
-    "recall say said know anything".split()
+    [
+        "what",
+        "when",
+        "where",
+        "who",
+        "whom",
+        "which",
+        "why",
+        "how",
+        "did",
+        "does",
+        "do",
+        "is",
+        "are",
+        "was",
+        "were",
+        "tell",
+        "remember",
+        "recall",
+        "say",
+        "said",
+        "know",
+        "anything",
+    ]
 )
 
 
