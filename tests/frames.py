@@ -9,6 +9,10 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+# distinctive words for frame texts (crash trials check which ones survived)
+WORDS = ["amber", "basalt", "cobalt", "dune", "ember", "fjord", "garnet", "harbor", "iris",
+         "jasper", "kelp", "lagoon", "marble", "nectar", "onyx", "prairie", "quartz", "reef",
+         "sierra", "tundra"]
 
 
 def font(size: int = 22) -> ImageFont.ImageFont:

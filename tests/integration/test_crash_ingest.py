@@ -13,31 +13,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from tests.conftest import ROOT, run_cli
-from tests.frames import write_frame
+from tests.frames import WORDS, write_frame
 
 N = 100
-WORDS = [
-    "amber",
-    "basalt",
-    "cobalt",
-    "dune",
-    "ember",
-    "fjord",
-    "garnet",
-    "harbor",
-    "iris",
-    "jasper",
-    "kelp",
-    "lagoon",
-    "marble",
-    "nectar",
-    "onyx",
-    "prairie",
-    "quartz",
-    "reef",
-    "sierra",
-    "tundra",
-]
 
 
 def _frames(folder):

@@ -22,31 +22,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.frames import write_frame
+from tests.frames import WORDS, write_frame
 
 ROOT = Path(__file__).resolve().parents[2]
-WORDS = [
-    "amber",
-    "basalt",
-    "cobalt",
-    "dune",
-    "ember",
-    "fjord",
-    "garnet",
-    "harbor",
-    "iris",
-    "jasper",
-    "kelp",
-    "lagoon",
-    "marble",
-    "nectar",
-    "onyx",
-    "prairie",
-    "quartz",
-    "reef",
-    "sierra",
-    "tundra",
-]
 
 # A full-screen window whose content changes every `period` seconds: new text painted into
 # its background pixmap, so the X server shows it without any toolkit.

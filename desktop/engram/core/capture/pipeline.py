@@ -75,8 +75,11 @@ class Perceiver:
         return self.rules.check(window)
 
     def record_excluded(self) -> None:
-        self.inbox.count("captures_seen")
-        self.inbox.count("captures_excluded")
+        self.inbox.count("captures_seen", "captures_excluded")
+
+    def _duplicate(self) -> Verdict:
+        self.inbox.count("captures_seen", "captures_duplicate")
+        return Verdict("duplicate")
 
     def screen(self, frame: Frame) -> Verdict | None:
         """Cheap checks on the capture thread: exclusion, then change detection.
@@ -90,20 +93,14 @@ class Perceiver:
             return Verdict("excluded", reason)
         with self._lock:
             change = self.detector.check(frame.monitor, frame.image)
-        if not change.changed:
-            self.inbox.count("captures_seen")
-            self.inbox.count("captures_duplicate")
-            return Verdict("duplicate")
-        return None
+        return None if change.changed else self._duplicate()
 
     def perceive(self, frame: Frame) -> Verdict:
         """OCR (only the changed regions when possible), redact, store. Slow: off-thread."""
         with self._lock:
             change = self.detector.check(frame.monitor, frame.image)
             if not change.changed:
-                self.inbox.count("captures_seen")
-                self.inbox.count("captures_duplicate")
-                return Verdict("duplicate")
+                return self._duplicate()
             previous = self._last_ocr.get(frame.monitor)
             boxes = change.boxes
         result = ocr_regions(frame.image, boxes, previous, lang=self.settings.ocr_lang)

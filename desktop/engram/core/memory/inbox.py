@@ -92,8 +92,9 @@ class Inbox:
 
         return uid, self.ledger.write(job)
 
-    def count(self, name: str, n: int = 1) -> None:
-        self.ledger.write(lambda db: _bump(db, name, n))
+    def count(self, *names: str) -> None:
+        """Add one to each named counter, in one transaction."""
+        self.ledger.write(lambda db: [_bump(db, name) for name in names])
 
     def add_messages(self, items: list[MessageItem]) -> tuple[int, int]:
         """Queue chat messages; (conversation, ref) is unique, so re-imports add nothing."""

@@ -54,6 +54,24 @@ def dt(t: float | None) -> datetime | None:
     return None if t is None else datetime.fromtimestamp(t, UTC)
 
 
+def range_clauses(
+    prefix: str, since: datetime | None, until: datetime | None, app: str | None
+) -> tuple[list[str], list[Any]]:
+    """SQL conditions for a time range [since, until) on ``at`` and an app."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if since is not None:
+        clauses.append(f"{prefix}at >= ?")
+        params.append(ts(since))
+    if until is not None:
+        clauses.append(f"{prefix}at < ?")
+        params.append(ts(until))
+    if app is not None:
+        clauses.append(f"{prefix}app = ?")
+        params.append(app)
+    return clauses, params
+
+
 @dataclass
 class NewMemory:
     """One memory to add: its type, fields, and where it came from."""
@@ -602,16 +620,8 @@ class MemoryStore:
                 raise MemoryValidationError(f"unknown memory type(s): {', '.join(sorted(bad))}")
             clauses.append(f"m.type IN ({','.join('?' * len(types))})")
             params.extend(types)
-        if since is not None:
-            clauses.append("m.at >= ?")
-            params.append(ts(since))
-        if until is not None:
-            clauses.append("m.at < ?")
-            params.append(ts(until))
-        if app is not None:
-            clauses.append("m.app = ?")
-            params.append(app)
-        return " AND ".join(clauses), params
+        more, more_params = range_clauses("m.", since, until, app)
+        return " AND ".join(clauses + more), params + more_params
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(MEMORY_TYPES, 0)
@@ -637,16 +647,17 @@ class MemoryStore:
         changed or none is stored); vectors of deleted or old versions are removed.
         """
         added = removed = reembedded = 0
+        # ids and models only, joined here: reading every text and vector, or joining the
+        # two tables in SQL (a random b-tree lookup per memory), cost seconds per 10k at
+        # every start; the heavy columns are read only for what is missing
+        embedded = dict(self.ledger.query("SELECT memory_id, model FROM embeddings"))
         for mtype in MEMORY_TYPES:
-            # ids and models only: reading every text and vector made each start cost
-            # seconds per 10k memories; the heavy columns are read only for what is missing
-            models = dict(
-                self.ledger.query(
-                    "SELECT m.id, e.model FROM memories m LEFT JOIN embeddings e ON "
-                    "e.memory_id = m.id WHERE m.type = ? AND m.superseded_by IS NULL",
-                    (mtype,),
+            models = {
+                r[0]: embedded.get(r[0])
+                for r in self.ledger.query(
+                    "SELECT id FROM memories WHERE type = ? AND superseded_by IS NULL", (mtype,)
                 )
-            )
+            }
             try:
                 have = self.vectors.ids(mtype)
             except Exception:
@@ -732,16 +743,8 @@ class MemoryStore:
             )
         ]
         # memories whose sources are captures being forgotten go too
-        cap_where, cap_params = ["1"], []
-        if since is not None:
-            cap_where.append("at >= ?")
-            cap_params.append(ts(since))
-        if until is not None:
-            cap_where.append("at < ?")
-            cap_params.append(ts(until))
-        if app is not None:
-            cap_where.append("app = ?")
-            cap_params.append(app)
+        cap_where, cap_params = range_clauses("", since, until, app)
+        cap_where.insert(0, "1")
         cw = " AND ".join(cap_where)
         lineages += [
             r[0]
