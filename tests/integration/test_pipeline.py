@@ -116,7 +116,8 @@ def test_thumbnail_has_secret_blacked_out(svc, tmp_path):
     # the key's line (y ~ 56..80 at 700 px, scaled by 640/700) now holds a black box
     row = [img.getpixel((x, 62)) for x in range(100, 400)]
     assert sum(1 for p in row if p < 40) > 150
-    words = json.loads(svc.store.ledger.scalar("SELECT words FROM captures"))
+    uid = svc.store.ledger.scalar("SELECT uid FROM captures")
+    words = svc.capture_words(uid)
     assert all(AWS not in w["t"] for w in words)
     assert any(w["t"] == "[REDACTED]" for w in words)
 

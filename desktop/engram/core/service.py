@@ -444,7 +444,7 @@ class EngramService:
         return out
 
     def memory_app(self, mid: str) -> str | None:
-        return self.store.ledger.scalar("SELECT app FROM memories WHERE id = ?", (mid,))
+        return self.get_memory(mid).app
 
     def related(self, mid: str, k: int = 5) -> list[Hit]:
         m = self.get_memory(mid)
@@ -470,6 +470,14 @@ class EngramService:
             "monitor": r[6],
             "has_thumbnail": bool(r[7]),
         }
+
+    def capture_words(self, uid: str) -> list[dict] | None:
+        """The capture's OCR word boxes ({"t": text, "b": [left, top, width, height]})."""
+        from engram.core.memory.inbox import unpack_words
+
+        return unpack_words(
+            self.store.ledger.scalar("SELECT words FROM captures WHERE uid = ?", (uid,))
+        )
 
     def capture_thumbnail(self, uid: str) -> bytes | None:
         return self.store.ledger.scalar("SELECT thumb FROM captures WHERE uid = ?", (uid,))

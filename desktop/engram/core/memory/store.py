@@ -101,7 +101,7 @@ class StoreEvents:
 
 _COLS = (
     "id, lineage, type, fields, secret IS NOT NULL, at, created_at, updated_at, valid_from,"
-    " valid_until, superseded_by, trust, batch_id"
+    " valid_until, superseded_by, trust, batch_id, app"
 )
 
 
@@ -151,6 +151,7 @@ class MemoryStore:
             sup,
             trust,
             batch,
+            app,
         ) = row
         if srcs is None:
             srcs = self.ledger.query(
@@ -171,6 +172,7 @@ class MemoryStore:
             trust=trust,
             batch_id=batch,
             has_secret=bool(has_secret),
+            app=app,
         )
 
     # -- writing ---------------------------------------------------------------------------
