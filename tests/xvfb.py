@@ -2,7 +2,7 @@
 
 Fixtures:
 
-- ``xvfb_server`` (session): one ``Xvfb -screen 0 1280x800x24 -nolisten tcp`` on a free display
+- ``xvfb_server``: the session's one ``Xvfb -screen 0 1280x800x24 -nolisten tcp`` on a free display
   number (chosen by the server itself through ``-displayfd``), killed at the end of the session.
 - ``xvfb_display`` (function): that server's ``":N"``, with ``DISPLAY`` set (and
   ``WAYLAND_DISPLAY`` unset) for the test only, restored afterwards. Tests that do not ask for
@@ -81,6 +81,26 @@ class Xvfb:
             raise RuntimeError(f"Xvfb did not start: {err.decode(errors='replace')[-800:]}")
         self.number = int(data.strip())
         self.display = f":{self.number}"
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Block until a client can connect (the displayfd line can come a little early)."""
+        from Xlib import display as xdisplay
+        from Xlib.error import DisplayError
+
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                xdisplay.Display(self.display).close()
+                return
+            except (DisplayError, OSError):
+                if time.monotonic() > end or self.proc.poll() is not None:
+                    raise RuntimeError(f"Xvfb {self.display} is not accepting clients") from None
+                time.sleep(0.1)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
     def kill(self) -> None:
         """SIGKILL: the server vanishes the way a crashed X server does."""
@@ -104,12 +124,29 @@ def _need_xvfb() -> None:
         pytest.skip("Xvfb binary not found (apt-get install xvfb)")
 
 
+class _Shared:
+    """The session's server, restarted if something killed it (a test's own X restart)."""
+
+    def __init__(self) -> None:
+        self.server = Xvfb()
+
+    def get(self) -> Xvfb:
+        if not self.server.alive:
+            self.server = Xvfb()
+        return self.server
+
+
 @pytest.fixture(scope="session")
-def xvfb_server() -> Iterator[Xvfb]:
+def _xvfb_shared() -> Iterator[_Shared]:
     _need_xvfb()
-    server = Xvfb()
-    yield server
-    server.stop()
+    shared = _Shared()
+    yield shared
+    shared.server.stop()
+
+
+@pytest.fixture
+def xvfb_server(_xvfb_shared: _Shared) -> Xvfb:
+    return _xvfb_shared.get()
 
 
 @pytest.fixture
