@@ -48,7 +48,10 @@ CONTEXT_TOP = 40  # candidates whose neighbours are looked up
 MAX_EXACT = 4  # more codes than this, or a longer query, is a passage: no exact tier
 MAX_EXACT_WORDS = 40
 EXACT_SCAN_MAX = 3000  # memories in a time range up to which vectors are scanned exactly
-FTS_FILTERED_FACTOR = 8  # inner FTS limit per wanted row when type/time filters drop rows
+WIDE_MARGIN = 1.5  # unfiltered vector neighbours per expected in-range one (see _wide_n)
+WIDE_MAX = 1000  # above this, Chroma's own filter (or the exact scan) is cheaper
+COMMON_SHARE = 0.2  # a BM25 term in more than this share of memories ...
+COMMON_MIN_DOCS = 10_000  # ... and in more memories than this is dropped (see drop_common)
 CONTEXT_GAP = 6 * 3600.0  # seconds: a neighbour further away in time is another thread
 STOPWORDS = frozenset(
     [
@@ -251,26 +254,15 @@ def fts_ranked(
 ) -> list[str]:
     """Ids of current memories matching ``expr``, best BM25 first.
 
-    FTS5 ranks inside its own table first (``ORDER BY rank LIMIT``) so only the best few
-    rows are joined to ``memories``; joining every match before sorting cost 4x the CPU at
-    10k memories. Filters drop rows after that limit, so the inner limit grows with the
-    share they drop, and when too few rows survive a full filtered join decides.
+    FTS5 ranks inside its own table (``ORDER BY rank``) and hands rows over best first, so
+    the join to ``memories`` (and the filters) stops after ``n`` survivors. Joining every
+    match and then sorting by ``bm25()`` cost about 5x the CPU at 100k memories.
     """
     where, params = store._filters(types, since, until)
-    filtered = set(types) != set(MEMORY_TYPES) or since is not None or until is not None
-    inner = n * (FTS_FILTERED_FACTOR if filtered else 2)
     rows = store.ledger.query(
         "SELECT m.id FROM (SELECT rowid, rank FROM memory_fts WHERE memory_fts MATCH ? "
-        f"ORDER BY rank LIMIT ?) f LEFT JOIN memories m ON m.seq = f.rowid AND {where} "
-        "ORDER BY f.rank",
-        [expr, inner, *params],
-    )
-    kept = [r[0] for r in rows if r[0] is not None]
-    if len(kept) >= n or len(rows) < inner:  # enough, or FTS had no more matches
-        return kept[:n]
-    rows = store.ledger.query(
-        "SELECT m.id FROM memory_fts f JOIN memories m ON m.seq = f.rowid "
-        f"WHERE memory_fts MATCH ? AND {where} ORDER BY bm25(memory_fts) LIMIT ?",
+        f"ORDER BY rank) f JOIN memories m ON m.seq = f.rowid WHERE {where} "
+        "ORDER BY f.rank LIMIT ?",
         [expr, *params, n],
     )
     return [r[0] for r in rows]
@@ -287,7 +279,8 @@ def vector_scored(
     """(id, cosine similarity), best first.
 
     With a time range that holds few memories, the ledger's own embeddings are scanned
-    exactly: Chroma's metadata-filtered queries cost several times an unfiltered one.
+    exactly; with a larger range, a wider unfiltered query is filtered here. Chroma's
+    metadata-filtered query is the fallback: it costs several times an unfiltered one.
     """
     vec = store.embedder.embed([query])[0]
     if since is not None or until is not None:
@@ -306,8 +299,52 @@ def vector_scored(
                 sims = mat.reshape(len(rows), -1) @ vec
                 best = np.argsort(-sims)[:n]
                 return [(rows[i][0], float(sims[i])) for i in best]
+        wide = _wide_n(store, types, int(inside or 0), n)
+        if wide is not None:
+            found = store.vectors.query(vec, types, wide)
+            keep = _in_range(store, [i for i, _d in found], where, params)
+            kept = [(i, d) for i, d in found if i in keep]
+            # every in-range memory nearer than the n-th survivor is in the unfiltered list
+            if len(kept) >= n or len(found) < wide:
+                return [(i, rank.cosine_from_distance(d)) for i, d in kept[:n]]
     found = store.vectors.query(vec, types, n, ts(since), ts(until))
     return [(i, rank.cosine_from_distance(d)) for i, d in found]
+
+
+def _wide_n(store: MemoryStore, types: list[str], inside: int, n: int) -> int | None:
+    """How many unfiltered neighbours should hold ``n`` inside a range, if few enough.
+
+    Chroma's metadata-filtered query first lists every id in the range (23k for a week of
+    100k memories) and costs about a second; an unfiltered query for a few hundred
+    neighbours, filtered here, costs a few milliseconds.
+    """
+    total = sum(_type_counts(store).get(t, 0) for t in types)
+    if inside <= 0 or total <= 0:
+        return None
+    wide = int(n * WIDE_MARGIN * total / inside) + 1
+    return wide if wide <= WIDE_MAX else None
+
+
+def _type_counts(store: MemoryStore) -> dict[str, int]:
+    cache = _cache(store)
+    got = cache.get("counts")
+    if got is None:
+        got = cache["counts"] = store.counts()
+    return got
+
+
+def _in_range(store: MemoryStore, ids: list[str], where: str, params: list) -> set[str]:
+    out: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        rows = store.ledger.query(
+            # CROSS JOIN keeps the id lookup first: else the range index is scanned instead
+            f"SELECT m.id FROM (SELECT seq FROM memories WHERE id IN ({','.join('?' * len(chunk))}))"
+            f" x CROSS JOIN memories m ON m.seq = x.seq WHERE {where}",
+            [*chunk, *params],
+        )
+        out.update(r[0] for r in rows)
+    return out
 
 
 def vector_ranked(
@@ -327,15 +364,34 @@ def rrf(rankings: dict[str, list[str]], k: int = RRF_K) -> list[tuple[str, float
     return [(i, scores[i], ranks[i]) for i in order]
 
 
-# -- actors (speaker names), cached per store and dropped on any write ----------------------
-_actor_cache: weakref.WeakKeyDictionary[MemoryStore, set[str]] = weakref.WeakKeyDictionary()
-_actor_lock = threading.Lock()
+# -- per-store facts (actors, corpus size, term counts), dropped on any write ---------------
+_store_cache: weakref.WeakKeyDictionary[MemoryStore, dict[str, Any]] = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def _cache(store: MemoryStore) -> dict[str, Any]:
+    with _cache_lock:
+        got = _store_cache.get(store)
+        if got is None:
+            if not getattr(store, "_search_cache_hook", False):
+                ref = weakref.ref(store)
+
+                def forget(_ids: list[str]) -> None:
+                    s = ref()
+                    if s is not None:
+                        with _cache_lock:
+                            _store_cache.pop(s, None)
+
+                store.events.memory_did_change.append(forget)
+                store._search_cache_hook = True  # type: ignore[attr-defined]
+            got = _store_cache[store] = {"df": {}}
+        return got
 
 
 def known_actors(store: MemoryStore) -> set[str]:
     """Actors of current episodic memories (speakers of imported chats, "user", ...)."""
-    with _actor_lock:
-        got = _actor_cache.get(store)
+    cache = _cache(store)
+    got = cache.get("actors")
     if got is not None:
         return got
     rows = store.ledger.query(
@@ -343,21 +399,52 @@ def known_actors(store: MemoryStore) -> set[str]:
         "WHERE type = 'episodic' AND superseded_by IS NULL"
     )
     actors = {r[0] for r in rows if isinstance(r[0], str) and r[0].strip()}
-    with _actor_lock:
-        if store not in _actor_cache:
-            ref = weakref.ref(store)
-
-            def forget(_ids: list[str]) -> None:
-                s = ref()
-                if s is not None:
-                    with _actor_lock:
-                        _actor_cache.pop(s, None)
-
-            if not getattr(store, "_search_actor_hook", False):
-                store.events.memory_did_change.append(forget)
-                store._search_actor_hook = True  # type: ignore[attr-defined]
-        _actor_cache[store] = actors
+    cache["actors"] = actors
     return actors
+
+
+def _current_count(store: MemoryStore) -> int:
+    cache = _cache(store)
+    got = cache.get("count")
+    if got is None:
+        got = cache["count"] = int(
+            store.ledger.scalar("SELECT count(*) FROM memories WHERE superseded_by IS NULL") or 0
+        )
+    return got
+
+
+def drop_common(store: MemoryStore, terms: list[str]) -> list[str]:
+    """``terms`` without the ones nearly every memory holds, when rarer terms remain.
+
+    BM25 gives such a term almost no weight, yet an OR query over it scores every memory
+    that holds it (40k at 100k memories: most of a search's CPU). Only terms in more than
+    ``COMMON_SHARE`` of the corpus *and* more than ``COMMON_MIN_DOCS`` memories go, so a
+    small store (and LoCoMo) is searched exactly as before.
+    """
+    if len(terms) < 2:
+        return terms
+    total = _current_count(store)
+    limit = max(COMMON_MIN_DOCS, int(COMMON_SHARE * total))
+    if total <= limit:
+        return terms
+    df: dict[str, int] = _cache(store)["df"]
+    kept = []
+    for t in terms:
+        expr = fts_expression([t])
+        if expr is None:
+            continue
+        if expr not in df:  # counted only up to the limit: a common term costs no more
+            df[expr] = int(
+                store.ledger.scalar(
+                    "SELECT count(*) FROM (SELECT 1 FROM memory_fts WHERE memory_fts MATCH ? "
+                    "LIMIT ?)",
+                    [expr, limit + 1],
+                )
+                or 0
+            )
+        if df[expr] <= limit:
+            kept.append(t)
+    return kept if any(df[fts_expression([t]) or ""] for t in kept) else terms
 
 
 # -- planning ---------------------------------------------------------------------------
@@ -519,7 +606,7 @@ def _search(
     for i, text in enumerate(texts):
         suffix = "" if i == 0 else f"#{i}"
         lexical = rank.strip_names(text, names) if names and STRIP_NAMES else text
-        terms = query_terms(lexical) or query_terms(text)
+        terms = drop_common(store, query_terms(lexical) or query_terms(text))
         expr = fts_expression(terms)
         if expr:
             rankings["bm25" + suffix] = fts_ranked(store, expr, types, plan.since, plan.until, n)
