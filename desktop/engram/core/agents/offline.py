@@ -108,17 +108,13 @@ def add_messages(store: MemoryStore, batch: Batch, result: BatchResult) -> None:
     msgs = [m for m in batch.messages if m.text.strip()]
     if not msgs:
         return
-    done = set()
-    refs = sorted({m.ref for m in msgs})
-    for i in range(0, len(refs), 500):
-        chunk = refs[i : i + 500]
-        rows = store.ledger.query(
-            "SELECT s.ref, json_extract(m.fields, '$.tree_path[1]') FROM memory_sources s "
-            "JOIN memories m ON m.id = s.memory_id WHERE s.kind = 'chat' AND m.type = 'episodic'"
-            f" AND m.superseded_by IS NULL AND s.ref IN ({','.join('?' * len(chunk))})",
-            chunk,
-        )
-        done |= {(r[1], r[0]) for r in rows}
+    rows = store.ledger.query_in(
+        "SELECT s.ref, json_extract(m.fields, '$.tree_path[1]') FROM memory_sources s "
+        "JOIN memories m ON m.id = s.memory_id WHERE s.kind = 'chat' AND m.type = 'episodic'"
+        " AND m.superseded_by IS NULL AND s.ref IN ({})",
+        sorted({m.ref for m in msgs}),
+    )
+    done = {(r[1], r[0]) for r in rows}
     todo = [m for m in msgs if (m.conversation, m.ref) not in done]
     if skipped := len(batch.messages) - len(todo):
         result.notes.append(f"{skipped} message(s) empty or already remembered")

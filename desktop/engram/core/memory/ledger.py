@@ -11,7 +11,7 @@ import contextlib
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -139,6 +139,18 @@ class Ledger:
 
     def query(self, sql: str, params: tuple | list | dict = ()) -> list[tuple]:
         return self.reader().execute(sql, params).fetchall()
+
+    def query_in(
+        self, sql: str, ids: Sequence[Any], params: Sequence[Any] = (), chunk: int = 500
+    ) -> list[tuple]:
+        """``sql`` with ``{}`` standing for an ``IN`` list, run over ``ids`` ``chunk`` at a
+        time (SQLite caps bound parameters); ``params`` follow the ids in each run."""
+        ids = list(ids)
+        out: list[tuple] = []
+        for i in range(0, len(ids), chunk):
+            part = ids[i : i + chunk]
+            out += self.query(sql.format(",".join("?" * len(part))), [*part, *params])
+        return out
 
     def scalar(self, sql: str, params: tuple | list | dict = ()) -> Any:
         row = self.reader().execute(sql, params).fetchone()

@@ -334,17 +334,15 @@ def _type_counts(store: MemoryStore) -> dict[str, int]:
 
 
 def _in_range(store: MemoryStore, ids: list[str], where: str, params: list) -> set[str]:
-    out: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        rows = store.ledger.query(
-            # CROSS JOIN keeps the id lookup first: else the range index is scanned instead
-            f"SELECT m.id FROM (SELECT seq FROM memories WHERE id IN ({','.join('?' * len(chunk))}))"
-            f" x CROSS JOIN memories m ON m.seq = x.seq WHERE {where}",
-            [*chunk, *params],
-        )
-        out.update(r[0] for r in rows)
-    return out
+    rows = store.ledger.query_in(
+        # CROSS JOIN keeps the id lookup first: else the range index is scanned instead
+        "SELECT m.id FROM (SELECT seq FROM memories WHERE id IN ({})) x "
+        "CROSS JOIN memories m ON m.seq = x.seq WHERE "
+        + where.replace("{", "{{").replace("}", "}}"),
+        ids,
+        params,
+    )
+    return {r[0] for r in rows}
 
 
 def vector_ranked(
@@ -547,18 +545,14 @@ class _Cand:
 
 def _candidates(store: MemoryStore, ids: Sequence[str]) -> dict[str, _Cand]:
     out: dict[str, _Cand] = {}
-    ids = list(ids)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        rows = store.ledger.query(
-            "SELECT id, at, type, text, json_extract(fields, '$.tree_path'), "
-            "json_extract(fields, '$.actor') FROM memories "
-            f"WHERE superseded_by IS NULL AND id IN ({','.join('?' * len(chunk))})",
-            chunk,
-        )
-        for mid, at, mtype, text, tree, actor in rows:
-            thread = tree if mtype == "episodic" and tree and tree != "[]" else None
-            out[mid] = _Cand(mid, at, mtype, text, thread, actor if mtype == "episodic" else None)
+    rows = store.ledger.query_in(
+        "SELECT id, at, type, text, json_extract(fields, '$.tree_path'), "
+        "json_extract(fields, '$.actor') FROM memories WHERE superseded_by IS NULL AND id IN ({})",
+        ids,
+    )
+    for mid, at, mtype, text, tree, actor in rows:
+        thread = tree if mtype == "episodic" and tree and tree != "[]" else None
+        out[mid] = _Cand(mid, at, mtype, text, thread, actor if mtype == "episodic" else None)
     return out
 
 

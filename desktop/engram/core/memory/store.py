@@ -125,15 +125,12 @@ class MemoryStore:
         """Rows to memories with the sources of all of them read in one query per 500
         (not one per memory: a timeline day or a search page reads thousands)."""
         srcs: dict[str, list[tuple[str, str]]] = {r[0]: [] for r in rows}
-        ids = list(srcs)
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            for mid, kind, ref in self.ledger.query(
-                "SELECT memory_id, kind, ref FROM memory_sources WHERE memory_id IN "
-                f"({','.join('?' * len(chunk))}) ORDER BY memory_id, kind, ref",
-                chunk,
-            ):
-                srcs[mid].append((kind, ref))
+        for mid, kind, ref in self.ledger.query_in(
+            "SELECT memory_id, kind, ref FROM memory_sources WHERE memory_id IN ({}) "
+            "ORDER BY memory_id, kind, ref",
+            list(srcs),
+        ):
+            srcs[mid].append((kind, ref))
         return [self._row_to_memory(r, srcs[r[0]]) for r in rows]
 
     def _row_to_memory(self, row: tuple, srcs: Sequence[tuple[str, str]] | None = None) -> Memory:
@@ -563,13 +560,8 @@ class MemoryStore:
         return self._row_to_memory(rows[0]) if rows else None
 
     def get_many(self, ids: Sequence[str]) -> dict[str, Memory]:
-        out: dict[str, Memory] = {}
-        for i in range(0, len(ids), 500):
-            chunk = list(ids[i : i + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self.ledger.query(f"SELECT {_COLS} FROM memories WHERE id IN ({marks})", chunk)
-            out.update((m.id, m) for m in self._rows_to_memories(rows))
-        return out
+        rows = self.ledger.query_in(f"SELECT {_COLS} FROM memories WHERE id IN ({{}})", ids)
+        return {m.id: m for m in self._rows_to_memories(rows)}
 
     def latest(self, mid: str) -> Memory | None:
         """Follow superseded_by to the current version."""
@@ -669,7 +661,7 @@ class MemoryStore:
             if extra:
                 self._unindex([(mtype, i) for i in extra])
                 removed += len(extra)
-            stale = self._chunked(
+            stale = self.ledger.query_in(
                 "SELECT id, at, text FROM memories WHERE id IN ({})",
                 [i for i, model in models.items() if model != self.embedder.name],
             )
@@ -692,7 +684,7 @@ class MemoryStore:
                 self._index([(mtype, r[0], v, r[1]) for r, v in zip(stale, vecs, strict=True)])
                 reembedded += len(stale)
                 have |= {r[0] for r in stale}
-            missing = self._chunked(
+            missing = self.ledger.query_in(
                 "SELECT m.id, m.at, e.vector FROM memories m JOIN embeddings e ON "
                 "e.memory_id = m.id WHERE m.id IN ({})",
                 list(set(models) - have),
@@ -704,25 +696,11 @@ class MemoryStore:
                 added += len(missing)
         return {"added": added, "removed": removed, "reembedded": reembedded}
 
-    def _chunked(self, sql: str, ids: Sequence[str]) -> list[tuple]:
-        """``sql`` with ``{}`` as the IN list, run over ``ids`` 500 at a time."""
-        out: list[tuple] = []
-        for i in range(0, len(ids), 500):
-            chunk = list(ids[i : i + 500])
-            out += self.ledger.query(sql.format(",".join("?" * len(chunk))), chunk)
-        return out
-
     def stored_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        for i in range(0, len(ids), 500):
-            chunk = list(ids[i : i + 500])
-            for mid, blob in self.ledger.query(
-                f"SELECT memory_id, vector FROM embeddings WHERE memory_id IN "
-                f"({','.join('?' * len(chunk))})",
-                chunk,
-            ):
-                out[mid] = np.frombuffer(blob, dtype=np.float32)
-        return out
+        rows = self.ledger.query_in(
+            "SELECT memory_id, vector FROM embeddings WHERE memory_id IN ({})", ids
+        )
+        return {mid: np.frombuffer(blob, dtype=np.float32) for mid, blob in rows}
 
     def forget(
         self,
