@@ -179,12 +179,13 @@ def save_settings(settings: Settings, paths: Paths | None = None) -> Path:
 
 
 def asset_path(name: str) -> Path:
-    """A bundled asset: ENGRAM_ASSETS, the source tree's assets/, or a frozen bundle's."""
+    """A bundled asset: under ENGRAM_ASSETS when set (an explicit override is taken as
+    is, found or not), else a frozen bundle's assets/ or the source tree's."""
     import sys
 
-    candidates = []
     if os.environ.get("ENGRAM_ASSETS"):
-        candidates.append(Path(os.environ["ENGRAM_ASSETS"]))
+        return Path(os.environ["ENGRAM_ASSETS"]) / name
+    candidates = []
     if getattr(sys, "_MEIPASS", None):
         candidates.append(Path(sys._MEIPASS) / "assets")  # type: ignore[attr-defined]
     candidates.append(Path(__file__).resolve().parents[3] / "assets")

