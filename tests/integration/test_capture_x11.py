@@ -14,7 +14,7 @@ import pytest
 from engram.core.capture import activity
 from engram.core.capture.activity import ActivityMonitor, idle_seconds, screen_locked
 from engram.core.capture.grab import DisplayUnavailable, Grabber, Monitor
-from engram.core.capture.window import WindowInfo, active_window
+from engram.core.capture.window import WindowInfo, active_window, visible_windows
 from tests.xvfb import XvfbFactory, open_window, set_active_window, wait_for
 
 ORANGE = (255, 128, 0)
@@ -105,6 +105,27 @@ def test_legacy_wm_name_and_private_flag(xvfb_display: str) -> None:
     with open_window("Bank - Google Chrome (Incognito)", "Google-chrome"):
         info = active_window()
         assert info.app == "Google-chrome" and info.private is True
+
+
+@pytest.mark.xvfb
+def test_visible_windows_lists_mapped_clients_bottom_to_top(xvfb_display: str) -> None:
+    with (
+        open_window("plan.md - gedit", "gedit", x=10, y=20, width=300, height=200),
+        open_window("Vault - KeePassXC", "KeePassXC", x=200, y=50, width=400, height=300),
+        open_window("Hidden", "Ghost", activate=False) as ghost,
+    ):
+        subprocess.run(["xdotool", "windowunmap", str(ghost.window_id)], check=True)
+        wins = wait_for(lambda: [w for w in visible_windows() or [] if w.info][-2:] or None)
+    assert [(w.info.app, w.info.title, w.rect) for w in wins] == [
+        ("gedit", "plan.md - gedit", (10, 20, 310, 220)),
+        ("KeePassXC", "Vault - KeePassXC", (200, 50, 600, 350)),
+    ]
+    assert all(w.info.pid for w in wins)
+
+
+def test_visible_windows_without_a_display_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert visible_windows() is None
 
 
 @pytest.mark.xvfb

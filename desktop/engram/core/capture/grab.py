@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,11 +80,21 @@ class Grabber:
         self._missing_warned: frozenset[int] = frozenset()
 
     def _open(self) -> mss.MSS:
+        """The mss object, connecting if needed.
+
+        A connection attempt now and then fails on a live server (seen under load with
+        Xvfb), so two quick retries come before the display is declared gone.
+        """
         if self._sct is None:
-            try:
-                self._sct = mss.MSS()
-            except Exception as exc:  # XError, ScreenShotError, OSError from ctypes
-                raise DisplayUnavailable(f"{_advice()} ({exc})") from exc
+            no_display = sys.platform.startswith("linux") and not os.environ.get("DISPLAY")
+            for delay in (0.05, 0.2, None):
+                try:
+                    self._sct = mss.MSS()
+                    break
+                except Exception as exc:  # XError, ScreenShotError, OSError from ctypes
+                    if delay is None or no_display:
+                        raise DisplayUnavailable(f"{_advice()} ({exc})") from exc
+                    time.sleep(delay)
         return self._sct
 
     def _drop(self) -> None:

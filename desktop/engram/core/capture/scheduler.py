@@ -17,10 +17,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from engram.core.capture.activity import ActivityMonitor
-from engram.core.capture.grab import DisplayUnavailable, Grabber
+from engram.core.capture.grab import DisplayUnavailable, Grabber, Shot
+from engram.core.capture.masking import Rect, area, disjoint, hidden_regions, to_image
 from engram.core.capture.pipeline import Frame, Perceiver
-from engram.core.capture.window import active_window
+from engram.core.capture.window import (
+    ScreenWindow,
+    WindowInfo,
+    active_window,
+    visible_windows,
+)
 from engram.core.config import Settings
+from engram.core.perceive.redact import black_out
 
 log = logging.getLogger(__name__)
 STATES = ("capturing", "paused", "idle", "locked", "excluded", "no-display", "disk-full", "stopped")
@@ -35,7 +42,8 @@ class CaptureLoop:
         *,
         on_kept: Callable[[], None] | None = None,
         grabber_factory: Callable[[], Grabber] | None = None,
-        window_probe: Callable[[], object] = active_window,
+        window_probe: Callable[[], WindowInfo | None] = active_window,
+        layout_probe: Callable[[], list[ScreenWindow] | None] = visible_windows,
     ) -> None:
         self.perceiver = perceiver
         self.settings = settings
@@ -45,6 +53,8 @@ class CaptureLoop:
             lambda: Grabber(settings.capture_monitors or None)
         )
         self._window_probe = window_probe
+        self._layout_probe = layout_probe
+        self._masks: list[Rect] = []  # excluded regions on screen at the last grab
         self.activity = ActivityMonitor(settings.idle_seconds)
         self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=2)
         self._scheduler = None
@@ -147,28 +157,88 @@ class CaptureLoop:
             return act
         window = self._window_probe()
         if self.perceiver.excluded(window):
-            self.perceiver.record_excluded()  # counted; never grabbed, never stored
-            self._state = "excluded"
-            return self._state
+            return self._excluded()
         try:
-            if self._grabber is None:
-                self._grabber = self._grabber_factory()
-            shots = self._grabber.grab()
+            shots = self._changed(self._grab(), window)
+            if not shots:
+                self._state = "capturing"
+                return self._state
+            before = self._layout_probe()
+            if before is not None:
+                # X11 lists the windows: grab again between two listings, so any excluded
+                # window on screen at the moment of the grab is in one of them.
+                wanted = {s.monitor.index for s in shots}
+                shots = [s for s in self._grab() if s.monitor.index in wanted]
+            after = self._layout_probe()
         except DisplayUnavailable as exc:
             self.last_error = str(exc)
             self._state = "no-display"
             return self._state
         self.last_error = None
+        now = self._window_probe()
+        if self.perceiver.excluded(now):
+            return self._excluded()
+        if _who(now) != _who(window):
+            log.debug("focus moved during the grab; the frame waits for the next tick")
+            self._state = "capturing"
+            return self._state
+        if before is not None and after is None:
+            log.debug("the window list went away mid-grab; the frame waits for the next tick")
+            self._state = "capturing"
+            return self._state
+        excluded = self.perceiver.excluded
+        self._masks = disjoint(
+            hidden_regions(before or [], excluded) + hidden_regions(after or [], excluded)
+        )
+        self._state = "capturing"
         for shot in shots:
-            frame = Frame(image=shot.image, at=shot.at, monitor=shot.monitor.index, window=window)
-            if self.perceiver.screen(frame) is not None:
+            frame = self._frame(shot, window)
+            if frame is None:
+                self._excluded()  # an excluded window fills the monitor
                 continue
             try:
                 self._queue.put_nowait(frame)
             except queue.Full:
                 log.debug("OCR busy; frame of monitor %s waits for the next tick", frame.monitor)
-        self._state = "capturing"
         return self._state
+
+    def _grab(self) -> list[Shot]:
+        if self._grabber is None:
+            self._grabber = self._grabber_factory()
+        return self._grabber.grab()
+
+    def _excluded(self) -> str:
+        self.perceiver.record_excluded()  # counted; never grabbed, never stored
+        self._state = "excluded"
+        return self._state
+
+    def _frame(self, shot: Shot, window: WindowInfo | None) -> Frame | None:
+        """The shot as a frame with the last known excluded regions blacked out.
+
+        None when those regions cover (nearly) the whole monitor: nothing left to keep.
+        """
+        mon = shot.monitor
+        image = shot.image
+        boxes = to_image(self._masks, mon.left, mon.top, image.width, image.height)
+        if boxes:
+            if area(boxes) >= 0.9 * image.width * image.height:
+                return None
+            image = black_out(image, boxes, pad=0)
+        return Frame(image=image, at=shot.at, monitor=mon.index, window=window)
+
+    def _changed(self, shots: list[Shot], window: WindowInfo | None) -> list[Shot]:
+        """The shots whose monitor changed since its last kept frame.
+
+        While an excluded window is on screen every shot goes on to a fresh window listing:
+        with stale masks a window that moved or closed could hide a change for good.
+        """
+        if self._masks:
+            return shots
+        return [
+            s
+            for s in shots
+            if self.perceiver.screen(Frame(s.image, s.at, s.monitor.index, window)) is None
+        ]
 
     def _perceive_loop(self) -> None:
         while True:
@@ -203,3 +273,8 @@ class CaptureLoop:
                 return True
             time.sleep(0.05)
         return False
+
+
+def _who(window: WindowInfo | None) -> tuple[str, int | None] | None:
+    """The identity of a focused window; its title may change while it keeps focus."""
+    return None if window is None else (window.app, window.pid)

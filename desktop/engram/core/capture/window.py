@@ -134,8 +134,21 @@ def _x11_client_window(disp: Any) -> Any | None:
     return None
 
 
-def _x11_active_window(retry: bool = True) -> WindowInfo | None:
+def _x11_client_info(win: Any, disp: Any) -> WindowInfo:
+    """App (``WM_CLASS`` class), title and pid of a client window."""
     from Xlib import Xatom
+
+    wm_class = win.get_wm_class()  # (instance, class) or None
+    app = ""
+    if wm_class:
+        app = wm_class[1] or wm_class[0] or ""
+    title = _x11_text(win, disp, "_NET_WM_NAME", Xatom.WM_NAME)
+    pid_prop = win.get_full_property(disp.intern_atom("_NET_WM_PID"), Xatom.CARDINAL)
+    pid = int(pid_prop.value[0]) if pid_prop is not None and len(pid_prop.value) else None
+    return _info(app, title, pid)
+
+
+def _x11_active_window(retry: bool = True) -> WindowInfo | None:
     from Xlib import error as xerror
 
     disp = x11_display()
@@ -145,13 +158,7 @@ def _x11_active_window(retry: bool = True) -> WindowInfo | None:
         win = _x11_client_window(disp)
         if win is None:
             return None
-        wm_class = win.get_wm_class()  # (instance, class) or None
-        app = ""
-        if wm_class:
-            app = wm_class[1] or wm_class[0] or ""
-        title = _x11_text(win, disp, "_NET_WM_NAME", Xatom.WM_NAME)
-        pid_prop = win.get_full_property(disp.intern_atom("_NET_WM_PID"), Xatom.CARDINAL)
-        pid = int(pid_prop.value[0]) if pid_prop is not None and len(pid_prop.value) else None
+        return _x11_client_info(win, disp)
     except (xerror.BadWindow, xerror.BadDrawable, xerror.BadMatch):
         return None  # the window closed while we were reading it
     except (xerror.ConnectionClosedError, xerror.XError, OSError) as exc:
@@ -159,7 +166,62 @@ def _x11_active_window(retry: bool = True) -> WindowInfo | None:
         x11_reset()
         # The server may have restarted since we connected: one fresh try.
         return _x11_active_window(retry=False) if retry else None
-    return _info(app, title, pid)
+
+
+@dataclass(frozen=True)
+class ScreenWindow:
+    """A window shown on screen: who it belongs to and where (root coordinates).
+
+    ``rect`` is (left, top, right, bottom); ``info`` is None for a window with no client
+    (a frame, panel or menu that carries no ``WM_CLASS``).
+    """
+
+    info: WindowInfo | None
+    rect: tuple[int, int, int, int]
+
+
+def _x11_find_client(win: Any, depth: int = 2) -> Any | None:
+    """The client window at or under a top-level window (window managers add frames)."""
+    from Xlib import Xatom
+
+    if win.get_full_property(Xatom.WM_CLASS, Xatom.STRING) is not None:
+        return win
+    if depth == 0:
+        return None
+    for child in win.query_tree().children:
+        found = _x11_find_client(child, depth - 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _x11_visible_windows() -> list[ScreenWindow] | None:
+    from Xlib import X
+    from Xlib import error as xerror
+
+    disp = x11_display()
+    if disp is None:
+        return None
+    out: list[ScreenWindow] = []
+    try:
+        root = disp.screen().root
+        for top in root.query_tree().children:  # bottom-to-top stacking order
+            try:
+                if top.get_attributes().map_state != X.IsViewable:
+                    continue
+                geo = top.get_geometry()
+                border = 2 * geo.border_width
+                rect = (geo.x, geo.y, geo.x + geo.width + border, geo.y + geo.height + border)
+                client = _x11_find_client(top)
+                info = _x11_client_info(client, disp) if client is not None else None
+            except (xerror.BadWindow, xerror.BadDrawable, xerror.BadMatch):
+                continue  # closed while we looked: it is not on screen any more
+            out.append(ScreenWindow(info, rect))
+    except (xerror.ConnectionClosedError, xerror.XError, OSError) as exc:
+        log.debug("X connection failed while listing windows (%s)", exc)
+        x11_reset()
+        return None
+    return out
 
 
 _wayland_noted = False
@@ -239,4 +301,19 @@ def active_window() -> WindowInfo | None:
         return _x11_active_window()
     except Exception:  # never let a platform quirk break the capture loop
         log.warning("could not read the active window", exc_info=True)
+        return None
+
+
+def visible_windows() -> list[ScreenWindow] | None:
+    """Every window on screen, bottom to top, or None where the platform cannot list them.
+
+    X11 only: macOS and Windows need extra permissions or APIs for other apps' geometry,
+    and Wayland does not expose it at all. There, only the focused window is checked.
+    """
+    if sys.platform in ("darwin", "win32") or not os.environ.get("DISPLAY"):
+        return None
+    try:
+        return _x11_visible_windows()
+    except Exception:  # never let a platform quirk break the capture loop
+        log.warning("could not list the windows on screen", exc_info=True)
         return None
