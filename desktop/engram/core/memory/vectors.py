@@ -24,6 +24,29 @@ log = logging.getLogger(__name__)
 PREFIX = "engram-"
 
 
+@contextlib.contextmanager
+def _across_processes(path: Path | None) -> Any:
+    """Hold an exclusive lock on ``path/.engram-lock`` (fcntl; a no-op elsewhere).
+
+    Chroma creates its tables and collections without a lock of its own, so the app and an
+    ``engram status`` started at the same moment on a fresh data dir could both try
+    ("table collections already exists").
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: Chroma's own sqlite locking is all there is
+        fcntl = None  # type: ignore[assignment]
+    if path is None or fcntl is None:
+        yield
+        return
+    with open(path / ".engram-lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 class VectorIndex:
     def __init__(self, path: Path | None = None, url: str | None = None) -> None:
         import chromadb
@@ -31,6 +54,7 @@ class VectorIndex:
 
         settings = Settings(anonymized_telemetry=False, allow_reset=False)
         self.path = path
+        self._local = not url
         if url:
             from urllib.parse import urlparse
 
@@ -44,18 +68,20 @@ class VectorIndex:
         else:
             assert path is not None
             path.mkdir(parents=True, exist_ok=True)
-            self._client = chromadb.PersistentClient(path=str(path), settings=settings)
+            with _across_processes(path):
+                self._client = chromadb.PersistentClient(path=str(path), settings=settings)
         self._lock = threading.RLock()
         self._cols: dict[str, Any] = {}
 
     def _col(self, mtype: str) -> Any:
         col = self._cols.get(mtype)
         if col is None:
-            col = self._client.get_or_create_collection(
-                PREFIX + mtype.replace("_", "-"),
-                embedding_function=None,
-                configuration={"hnsw": {"space": "cosine", "ef_search": 128}},
-            )
+            with _across_processes(self.path if self._local else None):
+                col = self._client.get_or_create_collection(
+                    PREFIX + mtype.replace("_", "-"),
+                    embedding_function=None,
+                    configuration={"hnsw": {"space": "cosine", "ef_search": 128}},
+                )
             self._cols[mtype] = col
         return col
 
