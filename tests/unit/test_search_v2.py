@@ -232,3 +232,34 @@ def test_time_range_gives_the_same_hits_from_the_index_and_the_ledger_scan(svc, 
     monkeypatch.setattr(search, "EXACT_SCAN_MAX", 0)  # force Chroma's filtered query
     indexed = [h.memory.id for h in svc.search("solar panels", k=5, since=since, until=until)]
     assert indexed == scanned and set(scanned) == {days[1].id, days[2].id}
+
+
+# -- broad lexical queries ----------------------------------------------------------------
+
+
+def test_broad_or_queries_are_split_but_keep_the_best_bm25_hits(svc, monkeypatch):
+    """All terms AND-ed plus the rare ones OR-ed: the top of the plain OR ranking survives."""
+    from engram.core.memory import search
+
+    now = datetime.now(UTC) - timedelta(days=1)
+    texts = [f"project meeting notes number {i}" for i in range(30)]  # broad: 30 each
+    texts += [f"project budget line {i}" for i in range(10)]  # one broad term only
+    texts += ["project meeting about the pelican survey", "pelican survey in the marsh"]
+    mems = svc.store.add_many([episode(t, now + timedelta(minutes=i)) for i, t in enumerate(texts)])
+    ids = {m.fields["summary"]: m.id for m in mems}
+    terms = search.query_terms("project meeting pelican")
+    plain = search.fts_ranked(svc.store, search.fts_expression(terms), ["episodic"], None, None, 60)
+    monkeypatch.setattr(search, "BROAD_POSTINGS", 20)
+    monkeypatch.setattr(search, "RARE_DOCS", 5)
+    split = search.lexical_ranked(svc.store, terms, ["episodic"], None, None, 60)
+    assert set(split[:2]) == {
+        ids["project meeting about the pelican survey"],  # every term
+        ids["pelican survey in the marsh"],  # the rare term alone
+    }
+    assert split[:2] == plain[:2]  # in BM25's own order
+    # memories holding only broad terms are the ones left to the vector ranking
+    assert ids["project budget line 3"] in plain and ids["project budget line 3"] not in split
+    assert len(split) == 2
+    # below the threshold the plain OR query runs
+    monkeypatch.setattr(search, "BROAD_POSTINGS", 10_000)
+    assert search.lexical_ranked(svc.store, terms, ["episodic"], None, None, 60) == plain

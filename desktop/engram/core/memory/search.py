@@ -52,6 +52,8 @@ WIDE_MARGIN = 1.5  # unfiltered vector neighbours per expected in-range one (see
 WIDE_MAX = 1000  # above this, Chroma's own filter (or the exact scan) is cheaper
 COMMON_SHARE = 0.2  # a BM25 term in more than this share of memories ...
 COMMON_MIN_DOCS = 10_000  # ... and in more memories than this is dropped (see drop_common)
+BROAD_POSTINGS = 8_000  # OR queries matching more rows than this are split (lexical_ranked)
+RARE_DOCS = 2_000  # ... into all terms AND-ed plus the terms in at most this many memories
 CONTEXT_GAP = 6 * 3600.0  # seconds: a neighbour further away in time is another thread
 STOPWORDS = frozenset(
     [
@@ -252,7 +254,19 @@ def fts_ranked(
     until: datetime | None,
     n: int,
 ) -> list[str]:
-    """Ids of current memories matching ``expr``, best BM25 first.
+    """Ids of current memories matching ``expr``, best BM25 first."""
+    return [mid for mid, _rank in _fts_rows(store, expr, types, since, until, n)]
+
+
+def _fts_rows(
+    store: MemoryStore,
+    expr: str,
+    types: list[str],
+    since: datetime | None,
+    until: datetime | None,
+    n: int,
+) -> list[tuple[str, float]]:
+    """(id, FTS5 rank) of the best ``n`` current matches; a lower rank is better.
 
     FTS5 ranks inside its own table (``ORDER BY rank``) and hands rows over best first, so
     the join to ``memories`` (and the filters) stops after ``n`` survivors. Joining every
@@ -260,12 +274,49 @@ def fts_ranked(
     """
     where, params = store._filters(types, since, until)
     rows = store.ledger.query(
-        "SELECT m.id FROM (SELECT rowid, rank FROM memory_fts WHERE memory_fts MATCH ? "
+        "SELECT m.id, f.rank FROM (SELECT rowid, rank FROM memory_fts WHERE memory_fts MATCH ? "
         f"ORDER BY rank) f JOIN memories m ON m.seq = f.rowid WHERE {where} "
         "ORDER BY f.rank LIMIT ?",
         [expr, *params, n],
     )
-    return [r[0] for r in rows]
+    return [(r[0], float(r[1])) for r in rows]
+
+
+def lexical_ranked(
+    store: MemoryStore,
+    terms: list[str],
+    types: list[str],
+    since: datetime | None,
+    until: datetime | None,
+    n: int,
+) -> list[str]:
+    """BM25 ranking of memories holding any of ``terms``, at a bounded cost.
+
+    FTS5 scores every row an OR query matches before it can sort them. When the terms
+    together match more than ``BROAD_POSTINGS`` rows, the query is split: every term
+    AND-ed (exact BM25 scores, few rows) plus the rare terms (in at most ``RARE_DOCS``
+    memories) OR-ed, merged by score. What is left out holds only some of the broad
+    terms: the memories BM25 would rank lowest. Stores up to ``BROAD_POSTINGS`` memories
+    (LoCoMo, most users' first months) always get the plain OR query.
+    """
+    expr = fts_expression(terms)
+    if expr is None:
+        return []
+    if len(terms) < 2 or _current_count(store) <= BROAD_POSTINGS:
+        return fts_ranked(store, expr, types, since, until, n)
+    parts = {t: e for t in terms if (e := fts_expression([t]))}
+    df = {t: _doc_freq(store, e) for t, e in parts.items()}
+    if sum(df.values()) <= BROAD_POSTINGS:
+        return fts_ranked(store, expr, types, since, until, n)
+    best: dict[str, float] = {}
+    rare = [t for t in parts if df[t] <= RARE_DOCS]
+    queries = [" AND ".join(parts.values())]
+    if rare:
+        queries.append(" OR ".join(parts[t] for t in rare))
+    for q in queries:
+        for mid, score in _fts_rows(store, q, types, since, until, n):
+            best[mid] = min(score, best.get(mid, score))
+    return sorted(best, key=best.__getitem__)[:n]
 
 
 def vector_scored(
@@ -411,6 +462,29 @@ def _current_count(store: MemoryStore) -> int:
     return got
 
 
+def _common_limit(store: MemoryStore) -> int:
+    return max(COMMON_MIN_DOCS, int(COMMON_SHARE * _current_count(store)))
+
+
+def _doc_freq(store: MemoryStore, expr: str) -> int:
+    """Memories matching ``expr``, counted only up to ``_common_limit + 1`` (cached).
+
+    Counting stops there, so a very common term costs no more than a rare one.
+    """
+    df: dict[str, int] = _cache(store)["df"]
+    got = df.get(expr)
+    if got is None:
+        cap = _common_limit(store) + 1
+        got = df[expr] = int(
+            store.ledger.scalar(
+                "SELECT count(*) FROM (SELECT 1 FROM memory_fts WHERE memory_fts MATCH ? LIMIT ?)",
+                [expr, cap],
+            )
+            or 0
+        )
+    return got
+
+
 def drop_common(store: MemoryStore, terms: list[str]) -> list[str]:
     """``terms`` without the ones nearly every memory holds, when rarer terms remain.
 
@@ -422,27 +496,12 @@ def drop_common(store: MemoryStore, terms: list[str]) -> list[str]:
     if len(terms) < 2:
         return terms
     total = _current_count(store)
-    limit = max(COMMON_MIN_DOCS, int(COMMON_SHARE * total))
+    limit = _common_limit(store)
     if total <= limit:
         return terms
-    df: dict[str, int] = _cache(store)["df"]
-    kept = []
-    for t in terms:
-        expr = fts_expression([t])
-        if expr is None:
-            continue
-        if expr not in df:  # counted only up to the limit: a common term costs no more
-            df[expr] = int(
-                store.ledger.scalar(
-                    "SELECT count(*) FROM (SELECT 1 FROM memory_fts WHERE memory_fts MATCH ? "
-                    "LIMIT ?)",
-                    [expr, limit + 1],
-                )
-                or 0
-            )
-        if df[expr] <= limit:
-            kept.append(t)
-    return kept if any(df[fts_expression([t]) or ""] for t in kept) else terms
+    counted = {t: _doc_freq(store, e) for t in terms if (e := fts_expression([t]))}
+    kept = [t for t, c in counted.items() if c <= limit]
+    return kept if any(counted[t] for t in kept) else terms
 
 
 # -- planning ---------------------------------------------------------------------------
@@ -601,9 +660,10 @@ def _search(
         suffix = "" if i == 0 else f"#{i}"
         lexical = rank.strip_names(text, names) if names and STRIP_NAMES else text
         terms = drop_common(store, query_terms(lexical) or query_terms(text))
-        expr = fts_expression(terms)
-        if expr:
-            rankings["bm25" + suffix] = fts_ranked(store, expr, types, plan.since, plan.until, n)
+        if fts_expression(terms):
+            rankings["bm25" + suffix] = lexical_ranked(
+                store, terms, types, plan.since, plan.until, n
+            )
         if text.strip():
             scored = vector_scored(store, text, types, plan.since, plan.until, n)
             rankings["vector" + suffix] = [m for m, _s in scored]
