@@ -404,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from engram.core import heap
+
+    heap.limit_arenas()  # before any thread starts: see engram.core.heap
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

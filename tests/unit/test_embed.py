@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engram.core.memory import embed as embed_mod
 from engram.core.memory.embed import (
@@ -93,6 +95,34 @@ def test_batching_equals_one_by_one(local: LocalEmbedder) -> None:
     np.testing.assert_allclose(batched, singles, atol=1e-5)
     small_batches = LocalEmbedder(batch_size=3).embed(texts)
     np.testing.assert_allclose(small_batches, singles, atol=1e-5)
+
+
+@given(st.lists(st.integers(1, 256), max_size=80), st.integers(1, 40))
+def test_model_calls_stay_inside_the_attention_budget(lengths: list[int], most: int) -> None:
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    calls = embed_mod._batches(order, lengths, most)
+    assert [i for call in calls for i in call] == order  # every text once, in order
+    for call in calls:
+        width = max(lengths[i] for i in call)
+        assert len(call) <= most
+        assert len(call) == 1 or len(call) * width * width <= embed_mod.ATTENTION_BUDGET
+    # and no call could have taken the next text too (no needless extra calls)
+    for a, b in zip(calls, calls[1:], strict=False):
+        width = lengths[b[0]]
+        assert len(a) == most or (len(a) + 1) * width * width > embed_mod.ATTENTION_BUDGET
+
+
+def test_long_texts_go_two_at_a_time(local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    sizes: list[tuple[int, int]] = []
+    real = local._run
+
+    def spy(encodings):  # type: ignore[no-untyped-def]
+        sizes.append((len(encodings), max(len(e.ids) for e in encodings)))
+        return real(encodings)
+
+    monkeypatch.setattr(local, "_run", spy)
+    local.embed(["word " * 400] * 5 + ["short text"] * 40)
+    assert sizes == [(32, sizes[0][1]), (8, sizes[1][1]), (2, 256), (2, 256), (1, 256)]
 
 
 def test_truncation_at_256_tokens(local: LocalEmbedder) -> None:

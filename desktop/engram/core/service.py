@@ -356,6 +356,12 @@ class EngramService:
 
     def start(self, capture: bool = True) -> None:
         """Start the live pipeline: capture loop (paused if capture=False) + memory worker."""
+        warm = getattr(self.embedder, "warm", None)
+        if warm is not None:
+            try:
+                warm()  # see LocalEmbedder.warm: the load's peak before capture's buffers
+            except Exception:  # a broken model shows up where it is used, with its error
+                log.warning("embedding model failed to load", exc_info=True)
         if self._loop is None:
             self._loop = CaptureLoop(
                 self.perceiver, self.settings, self.paths.data, on_kept=self.worker.wake

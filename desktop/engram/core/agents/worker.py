@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from engram.core import heap
 from engram.core.agents.batch import BatchResult, MemoryAgent
 from engram.core.memory.inbox import Inbox
 
@@ -94,6 +95,7 @@ class MemoryWorker:
                 self.last_error = None
                 out = BatchOutcome(batch.id, len(batch), result)
             self._pending_since = None
+        heap.trim()  # a batch's texts, prompts and model activations are garbage now
         if self.on_outcome:
             try:
                 self.on_outcome(out)

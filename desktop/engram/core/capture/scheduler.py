@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from engram.core import heap
 from engram.core.capture.activity import ActivityMonitor
 from engram.core.capture.grab import DisplayUnavailable, Grabber, Shot
 from engram.core.capture.masking import Rect, area, disjoint, hidden_regions, to_image
@@ -254,6 +255,8 @@ class CaptureLoop:
                 self.last_error = f"perceive failed: {exc}"
                 log.exception("perceive failed")
             finally:
+                del frame  # the frame's pixels, then the heap they were in
+                heap.trim()
                 self._queue.task_done()
 
     def _disk_nearly_full(self) -> bool:
