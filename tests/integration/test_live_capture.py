@@ -13,6 +13,7 @@ import time
 import pytest
 
 from engram.core.config import Settings
+from engram.core.memory.inbox import unpack_text
 from tests.conftest import ROOT, run_cli
 from tests.xvfb import open_window, wait_for
 
@@ -20,7 +21,8 @@ pytestmark = pytest.mark.xvfb
 
 
 def _texts(svc) -> list[tuple[str, str, str]]:
-    return svc.store.ledger.query("SELECT app, title, text FROM captures ORDER BY seq")
+    rows = svc.store.ledger.query("SELECT app, title, text FROM captures ORDER BY seq")
+    return [(a, t, unpack_text(x)) for a, t, x in rows]
 
 
 def test_capture_loop_reads_windows_and_skips_excluded(svc, xvfb_display):

@@ -12,6 +12,7 @@ from PIL import Image
 from engram.core.capture.ingest import ingest
 from engram.core.capture.pipeline import Perceiver
 from engram.core.config import Settings
+from engram.core.memory.inbox import unpack_text
 from tests.frames import write_frame
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -75,7 +76,12 @@ def test_ingest_counts_exclusions_duplicates_and_redaction(svc, tmp_path):
     assert report.skipped_excluded == 2
     assert report.errors == []
 
-    rows = svc.store.ledger.query("SELECT app, title, text, redactions FROM captures ORDER BY at")
+    rows = [
+        (a, t, unpack_text(x), r)
+        for a, t, x, r in svc.store.ledger.query(
+            "SELECT app, title, text, redactions FROM captures ORDER BY at"
+        )
+    ]
     assert [r[0] for r in rows] == ["libreoffice", "xterm"]
     assert "narwhal" in rows[0][2].lower()
     assert AWS not in rows[1][2] and "4111" not in rows[1][2]
@@ -151,7 +157,9 @@ def test_bad_inputs_are_item_errors_and_the_rest_goes_through(svc, tmp_path):
     assert "not valid UTF-8 JSON" in errs["notjson.png"]
     assert errs["missing-folder"] == "no such file or folder"
     assert report.kept == 2  # the good frame and the blank one (empty OCR is fine)
-    texts = [r[0] for r in svc.store.ledger.query("SELECT text FROM captures ORDER BY at")]
+    texts = [
+        unpack_text(r[0]) for r in svc.store.ledger.query("SELECT text FROM captures ORDER BY at")
+    ]
     assert "pelican" in texts[0].lower() and texts[1] == ""
 
 

@@ -18,7 +18,7 @@ from engram.core.agents.llm_agent import LLMAgent
 from engram.core.agents.worker import MemoryWorker
 from engram.core.config import Settings
 from engram.core.llm.client import LLMClient, LLMConfig
-from engram.core.memory.inbox import Inbox, NewCapture
+from engram.core.memory.inbox import Inbox, NewCapture, unpack_text
 from tests.conftest import run_cli
 from tests.fakes.llm_server import FakeLLM, _RequestHandler, _Server, tools
 from tests.xvfb import open_window, wait_for
@@ -94,7 +94,7 @@ def assert_parked_intact(svc, inbox: Inbox, uids: list[str]) -> None:
     rows = svc.store.ledger.query("SELECT uid, status, text, error FROM captures ORDER BY seq")
     assert [r[0] for r in rows] == uids
     assert all(r[1] == "parked" and r[3] for r in rows), rows
-    assert [r[2] for r in rows] == TEXTS  # nothing lost, nothing rewritten
+    assert [unpack_text(r[2]) for r in rows] == TEXTS  # nothing lost, nothing rewritten
     assert sum(svc.store.counts().values()) == 0  # the failed batch left no memory behind
     assert inbox.pending() == {"queued": 0, "processing": 0, "parked": 2}
 
@@ -250,7 +250,7 @@ def test_disk_full_pauses_capture_and_resumes(small_disk, embedder, xvfb_display
                 assert svc.capture_state() == "capturing"
             finally:
                 svc.stop()
-        text = svc.store.ledger.scalar("SELECT text FROM captures")
+        text = unpack_text(svc.store.ledger.scalar("SELECT text FROM captures"))
         assert "okapi" in text.lower()
     finally:
         svc.close()
@@ -374,7 +374,7 @@ def test_display_gone_then_back_resumes_by_itself(svc, xvfb_factory, monkeypatch
         ):
             assert wait_for(
                 lambda: any(
-                    "quokka" in (r[0] or "").lower()
+                    "quokka" in (unpack_text(r[0]) or "").lower()
                     for r in svc.store.ledger.query("SELECT text FROM captures")
                 ),
                 timeout=40,

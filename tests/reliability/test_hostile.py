@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from engram.core.capture.ingest import IngestItem, IngestItemError, read_sidecar
-from engram.core.memory.inbox import NewCapture
+from engram.core.memory.inbox import NewCapture, unpack_text
 from engram.core.perceive.redact import redact, redact_text
 from tests.conftest import run_cli
 from tests.frames import write_frame
@@ -88,6 +88,7 @@ def test_non_utf8_text_and_titles(svc, tmp_path):
     title, text = svc.store.ledger.query("SELECT title, text FROM captures WHERE uid = ?", (uid,))[
         0
     ]
+    text = unpack_text(text)
     assert title.startswith("caf") and "\ufffd" in title and text.startswith("ok caf")
     outs = svc.worker.drain()
     assert outs and outs[0].error is None

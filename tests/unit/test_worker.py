@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 
 from engram.core.agents.batch import Batch, BatchResult, MessageItem
@@ -175,9 +176,28 @@ def test_retention_prunes_captures_but_keeps_memories(svc):
                 app="a",
                 title="t",
                 url=None,
-                text=f"{i} " + "x" * 1000,
+                text=f"{i} " + secrets.token_urlsafe(750),  # ~1000 chars, ~760 B compressed
             )
         )
     MemoryWorker(inbox, WritingAgent(svc.store)).drain()
     assert inbox.prune(retention_days=0, budget_bytes=2500) >= 3
     assert inbox.capture_bytes() <= 2500
+
+
+def test_capture_text_is_stored_compressed_and_reads_back(svc):
+    from engram.core.memory.inbox import pack_text, unpack_text
+
+    inbox = Inbox(svc.store)
+    page = "\n".join(f"Quarterly report line {i}: revenue up, costs flat" for i in range(60))
+    uid, _ = inbox.add_capture(
+        NewCapture(at=datetime.now(UTC), monitor=0, app="a", title="t", url=None, text=page)
+    )
+    kind, size = svc.store.ledger.query(
+        "SELECT typeof(text), length(text) FROM captures WHERE uid = ?", (uid,)
+    )[0]
+    assert kind == "blob" and size < len(page) / 3
+    assert svc.capture_info(uid)["text"] == page
+    assert Inbox(svc.store).claim(10).captures[0].text == page
+    # rows written before compression (plain TEXT) and short texts read as they are
+    assert unpack_text("plain old row") == "plain old row" and unpack_text(None) is None
+    assert pack_text("short") == "short" and pack_text("caf\udce9 " * 20).startswith(b"x")

@@ -458,6 +458,8 @@ class EngramService:
         return [h for h in hits if h.memory.lineage != m.lineage][:k]
 
     def capture_info(self, uid: str) -> dict[str, Any] | None:
+        from engram.core.memory.inbox import unpack_text
+
         rows = self.store.ledger.query(
             "SELECT uid, at, app, title, url, text, monitor, thumb IS NOT NULL FROM captures "
             "WHERE uid = ?",
@@ -472,7 +474,7 @@ class EngramService:
             "app": r[2],
             "title": r[3],
             "url": r[4],
-            "text": r[5],
+            "text": unpack_text(r[5]),
             "monitor": r[6],
             "has_thumbnail": bool(r[7]),
         }
