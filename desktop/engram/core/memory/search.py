@@ -255,16 +255,11 @@ def fts_ranked(
     n: int,
 ) -> list[str]:
     """Ids of current memories matching ``expr``, best BM25 first."""
-    return [mid for mid, _rank in _fts_rows(store, expr, types, since, until, n)]
+    return [mid for mid, _rank in _fts_rows(store, expr, store._filters(types, since, until), n)]
 
 
 def _fts_rows(
-    store: MemoryStore,
-    expr: str,
-    types: list[str],
-    since: datetime | None,
-    until: datetime | None,
-    n: int,
+    store: MemoryStore, expr: str, filters: tuple[str, list], n: int
 ) -> list[tuple[str, float]]:
     """(id, FTS5 rank) of the best ``n`` current matches; a lower rank is better.
 
@@ -272,7 +267,7 @@ def _fts_rows(
     the join to ``memories`` (and the filters) stops after ``n`` survivors. Joining every
     match and then sorting by ``bm25()`` cost about 5x the CPU at 100k memories.
     """
-    where, params = store._filters(types, since, until)
+    where, params = filters
     rows = store.ledger.query(
         "SELECT m.id, f.rank FROM (SELECT rowid, rank FROM memory_fts WHERE memory_fts MATCH ? "
         f"ORDER BY rank) f JOIN memories m ON m.seq = f.rowid WHERE {where} "
@@ -313,8 +308,9 @@ def lexical_ranked(
     queries = [" AND ".join(parts.values())]
     if rare:
         queries.append(" OR ".join(parts[t] for t in rare))
+    filters = store._filters(types, since, until)
     for q in queries:
-        for mid, score in _fts_rows(store, q, types, since, until, n):
+        for mid, score in _fts_rows(store, q, filters, n):
             best[mid] = min(score, best.get(mid, score))
     return sorted(best, key=best.__getitem__)[:n]
 
