@@ -228,10 +228,21 @@ def test_time_range_gives_the_same_hits_from_the_index_and_the_ledger_scan(svc, 
 
     since = days[1].occurred_at - timedelta(minutes=1)
     until = days[2].occurred_at + timedelta(minutes=1)
-    scanned = [h.memory.id for h in svc.search("solar panels", k=5, since=since, until=until)]
-    monkeypatch.setattr(search, "EXACT_SCAN_MAX", 0)  # force Chroma's filtered query
-    indexed = [h.memory.id for h in svc.search("solar panels", k=5, since=since, until=until)]
-    assert indexed == scanned and set(scanned) == {days[1].id, days[2].id}
+
+    def hits() -> list[str]:
+        return [h.memory.id for h in svc.search("solar panels", k=5, since=since, until=until)]
+
+    scanned = hits()  # the ledger's vectors
+    monkeypatch.setattr(search, "EXACT_SCAN_MAX", 0)
+    in_memory = hits()  # rangescan's int8 copies
+    monkeypatch.setattr(search, "range_scan", lambda store: _Incomplete())
+    indexed = hits()  # Chroma's filtered query, when a vector is missing from the ledger
+    assert indexed == in_memory == scanned and set(scanned) == {days[1].id, days[2].id}
+
+
+class _Incomplete:
+    def search(self, *_a, **_k):
+        return [], -1
 
 
 # -- broad lexical queries ----------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -208,9 +209,13 @@ class EngramService:
     def memories_today(self) -> int:
         """Current memories created since local midnight."""
         midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-        return int(self.store.ledger.scalar(
-            "SELECT count(*) FROM memories WHERE superseded_by IS NULL AND created_at >= ?",
-            (midnight.timestamp(),)) or 0)
+        return int(
+            self.store.ledger.scalar(
+                "SELECT count(*) FROM memories WHERE superseded_by IS NULL AND created_at >= ?",
+                (midnight.timestamp(),),
+            )
+            or 0
+        )
 
     def queue_length(self) -> int:
         return int(
@@ -362,12 +367,29 @@ class EngramService:
                 warm()  # see LocalEmbedder.warm: the load's peak before capture's buffers
             except Exception:  # a broken model shows up where it is used, with its error
                 log.warning("embedding model failed to load", exc_info=True)
+        self._prebuild_range_index()
         if self._loop is None:
             self._loop = CaptureLoop(
                 self.perceiver, self.settings, self.paths.data, on_kept=self.worker.wake
             )
         self._loop.start(paused=not capture)
         self.worker.start()
+
+    def _prebuild_range_index(self) -> None:
+        """Build search's in-memory range index off-thread when the store is large enough to
+        use it (~3 s at 100k memories), so the first "last week" search does not wait."""
+        from engram.core.memory import rangescan, search
+
+        if sum(self.store.counts().values()) <= search.EXACT_SCAN_MAX:
+            return
+
+        def build() -> None:
+            try:
+                rangescan.prebuild(self.store)
+            except Exception:  # closed meanwhile, or a read failed: search builds it later
+                log.debug("range index prebuild failed", exc_info=True)
+
+        threading.Thread(target=build, name="engram-rangescan", daemon=True).start()
 
     def stop(self) -> None:
         if self._loop is not None:

@@ -35,6 +35,7 @@ import numpy as np
 
 from engram.core.memory import rank
 from engram.core.memory.models import MEMORY_TYPES, Memory, render_text
+from engram.core.memory.rangescan import range_scan
 from engram.core.memory.store import MemoryStore, ts
 
 RRF_K = rank.RRF_K
@@ -47,9 +48,7 @@ CONTEXT_SPAN = 2  # neighbours on each side that count for ranking
 CONTEXT_TOP = 40  # candidates whose neighbours are looked up
 MAX_EXACT = 4  # more codes than this, or a longer query, is a passage: no exact tier
 MAX_EXACT_WORDS = 40
-EXACT_SCAN_MAX = 3000  # memories in a time range up to which vectors are scanned exactly
-WIDE_MARGIN = 1.5  # unfiltered vector neighbours per expected in-range one (see _wide_n)
-WIDE_MAX = 1000  # above this, Chroma's own filter (or the exact scan) is cheaper
+EXACT_SCAN_MAX = 500  # memories in a range up to which the ledger is scanned (else rangescan)
 COMMON_SHARE = 0.2  # a BM25 term in more than this share of memories ...
 COMMON_MIN_DOCS = 10_000  # ... and in more memories than this is dropped (see drop_common)
 BROAD_POSTINGS = 8_000  # OR queries matching more rows than this are split (lexical_ranked)
@@ -326,8 +325,9 @@ def vector_scored(
     """(id, cosine similarity), best first.
 
     With a time range that holds few memories, the ledger's own embeddings are scanned
-    exactly; with a larger range, a wider unfiltered query is filtered here. Chroma's
-    metadata-filtered query is the fallback: it costs several times an unfiltered one.
+    exactly; a larger range is scanned exactly in memory (``rangescan``: int8 copies of the
+    vectors). Chroma's metadata-filtered query is the fallback when some stored vectors
+    are missing: it costs about a second at 100k memories.
     """
     vec = store.embedder.embed([query])[0]
     if since is not None or until is not None:
@@ -346,50 +346,12 @@ def vector_scored(
                 sims = mat.reshape(len(rows), -1) @ vec
                 best = np.argsort(-sims)[:n]
                 return [(rows[i][0], float(sims[i])) for i in best]
-        wide = _wide_n(store, types, int(inside or 0), n)
-        if wide is not None:
-            found = store.vectors.query(vec, types, wide)
-            keep = _in_range(store, [i for i, _d in found], where, params)
-            kept = [(i, d) for i, d in found if i in keep]
-            # every in-range memory nearer than the n-th survivor is in the unfiltered list
-            if len(kept) >= n or len(found) < wide:
-                return [(i, rank.cosine_from_distance(d)) for i, d in kept[:n]]
+        else:
+            found, matched = range_scan(store).search(vec, types, since, until, n)
+            if matched == inside:  # every memory in the range has its vector
+                return found
     found = store.vectors.query(vec, types, n, ts(since), ts(until))
     return [(i, rank.cosine_from_distance(d)) for i, d in found]
-
-
-def _wide_n(store: MemoryStore, types: list[str], inside: int, n: int) -> int | None:
-    """How many unfiltered neighbours should hold ``n`` inside a range, if few enough.
-
-    Chroma's metadata-filtered query first lists every id in the range (23k for a week of
-    100k memories) and costs about a second; an unfiltered query for a few hundred
-    neighbours, filtered here, costs a few milliseconds.
-    """
-    total = sum(_type_counts(store).get(t, 0) for t in types)
-    if inside <= 0 or total <= 0:
-        return None
-    wide = int(n * WIDE_MARGIN * total / inside) + 1
-    return wide if wide <= WIDE_MAX else None
-
-
-def _type_counts(store: MemoryStore) -> dict[str, int]:
-    cache = _cache(store)
-    got = cache.get("counts")
-    if got is None:
-        got = cache["counts"] = store.counts()
-    return got
-
-
-def _in_range(store: MemoryStore, ids: list[str], where: str, params: list) -> set[str]:
-    rows = store.ledger.query_in(
-        # CROSS JOIN keeps the id lookup first: else the range index is scanned instead
-        "SELECT m.id FROM (SELECT seq FROM memories WHERE id IN ({})) x "
-        "CROSS JOIN memories m ON m.seq = x.seq WHERE "
-        + where.replace("{", "{{").replace("}", "}}"),
-        ids,
-        params,
-    )
-    return {r[0] for r in rows}
 
 
 def vector_ranked(
