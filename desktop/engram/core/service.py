@@ -24,7 +24,7 @@ from engram.core.capture.scheduler import CaptureLoop
 from engram.core.config import Paths, Settings, load_settings, save_settings
 from engram.core.keys import KeyManager
 from engram.core.memory.embed import Embedder, make_embedder
-from engram.core.memory.inbox import Inbox
+from engram.core.memory.inbox import Inbox, unpack_text, unpack_words
 from engram.core.memory.ledger import Ledger
 from engram.core.memory.models import MEMORY_TYPES, Memory, Source
 from engram.core.memory.search import Hit, hybrid_search
@@ -480,8 +480,6 @@ class EngramService:
         return [h for h in hits if h.memory.lineage != m.lineage][:k]
 
     def capture_info(self, uid: str) -> dict[str, Any] | None:
-        from engram.core.memory.inbox import unpack_text
-
         rows = self.store.ledger.query(
             "SELECT uid, at, app, title, url, text, monitor, thumb IS NOT NULL FROM captures "
             "WHERE uid = ?",
@@ -503,8 +501,6 @@ class EngramService:
 
     def capture_words(self, uid: str) -> list[dict] | None:
         """The capture's OCR word boxes ({"t": text, "b": [left, top, width, height]})."""
-        from engram.core.memory.inbox import unpack_words
-
         return unpack_words(
             self.store.ledger.scalar("SELECT words FROM captures WHERE uid = ?", (uid,))
         )

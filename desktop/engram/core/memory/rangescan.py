@@ -63,14 +63,6 @@ class RangeScan:
         with self._dirty_lock:
             self._dirty.update(ids)
 
-    def _sql(self, where: str) -> str:
-        """Current memories with a vector of this model; ``where``'s parameters come first."""
-        return (
-            "SELECT m.id, m.type, m.at, e.vector FROM memories m "
-            "JOIN embeddings e ON e.memory_id = m.id "
-            f"WHERE {where} AND m.superseded_by IS NULL AND e.model = ?"
-        )
-
     def _build(self, store: MemoryStore) -> None:
         """Two sequential scans (the narrow columns of current memories, then the vectors in
         key order, in chunks): ~3 s at 100k, where a chunked join took 12 s."""
@@ -107,11 +99,19 @@ class RangeScan:
             return
         if not ids:
             return
-        for mid in ids:
+        for mid in ids:  # every changed id's old row goes; the current ones come back below
             row = self._row.pop(mid, None)
             if row is not None:
                 self._alive[row] = False
-        self._put(store.ledger.query_in(self._sql("m.id IN ({})"), ids, [self._model]))
+        self._put(
+            store.ledger.query_in(
+                "SELECT m.id, m.type, m.at, e.vector FROM memories m "
+                "JOIN embeddings e ON e.memory_id = m.id "
+                "WHERE m.id IN ({}) AND m.superseded_by IS NULL AND e.model = ?",
+                ids,
+                [self._model],
+            )
+        )
         if self._size > 1024 and self._alive[: self._size].sum() < 0.7 * self._size:
             self._built = False  # mostly tombstones: rebuild compact on the next search
 
@@ -137,7 +137,8 @@ class RangeScan:
             setattr(self, name, arr)
 
     def _put(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Append (id, type, at, vector blob) rows; an id already present is superseded."""
+        """Append (id, type, at, vector blob) rows of ids not held (build: each id once;
+        refresh: changed ids are dropped first)."""
         if not rows:
             return
         vecs = np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows])
@@ -149,11 +150,7 @@ class RangeScan:
         self._at[sl] = [r[2] for r in rows]
         self._type[sl] = [_CODE[r[1]] for r in rows]
         self._alive[sl] = True
-        for offset, r in enumerate(rows):
-            old = self._row.get(r[0])
-            if old is not None:
-                self._alive[old] = False
-            self._row[r[0]] = start + offset
+        self._row.update((r[0], start + offset) for offset, r in enumerate(rows))
         self._ids.extend(r[0] for r in rows)
         self._size += len(rows)
 
